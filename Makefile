@@ -1,0 +1,148 @@
+# Kontrail: the SDN stack and its operator. `make help` lists the targets.
+
+# Every Go module in the repo, in build order. The root module holds the API
+# types and the operator; each component is its own module (see go.work).
+MODULES := . components/apiserver components/controller components/kubemanager cni vrouter tests
+
+# Pinned tools, built from the Go module proxy into ./bin.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.7.1
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+K8S_BIN ?= $(LOCALBIN)/k8s
+KUBECTL ?= $(K8S_BIN)/kubectl
+
+# The envtest suite and every other test target run against the control plane
+# binaries that `make envtest-assets` builds from source.
+export KUBEBUILDER_ASSETS := $(K8S_BIN)
+
+# Images, for docker-build and the manifests.
+REGISTRY ?= kontrail.io
+VERSION ?= 0.1.0
+IMG ?= $(REGISTRY)/kontrail-operator:$(VERSION)
+
+# Go test flags for every module; GO_TEST_FLAGS=-v for more output.
+GO_TEST_FLAGS ?=
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests from the API and controller markers.
+	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./operator/..." output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods for the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: verify
+verify: manifests generate ## Fail when generated files, go.mod/go.sum or formatting differ from what the tools produce.
+	@for m in $(MODULES) hack/k8s-binaries hack/etcd-binary; do (cd $$m && GOWORK=off go mod tidy); done
+	@if [ -n "$$(git status --porcelain)" ]; then \
+		git status --porcelain; git --no-pager diff --stat; \
+		echo "generated files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit the result"; exit 1; fi
+	@bad=$$(git ls-files '*.go' | xargs gofmt -l); if [ -n "$$bad" ]; then echo "not gofmt'ed: $$bad"; exit 1; fi
+
+.PHONY: fmt
+fmt: ## Run go fmt in every module.
+	@for m in $(MODULES); do (cd $$m && go fmt ./...); done
+
+.PHONY: vet
+vet: ## Run go vet in every module, with and without the workspace.
+	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
+
+.PHONY: test
+test: manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo envtest suite.
+	@for m in $(MODULES); do echo "test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...); done
+
+##@ Build
+
+.PHONY: build
+build: generate ## Build every binary into bin/.
+	go build -o $(LOCALBIN)/kontrail-operator ./operator/cmd
+	cd components/apiserver && go build -o $(LOCALBIN)/kontrail-apiserver ./cmd/apiserver
+	cd components/controller && go build -o $(LOCALBIN)/kontrail-controller ./cmd/controller
+	cd components/kubemanager && go build -o $(LOCALBIN)/kontrail-kubemanager ./cmd/kubemanager
+	cd vrouter && go build -o $(LOCALBIN)/kontrail-vrouter-agent ./cmd/agent
+	cd cni && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(LOCALBIN)/contrail-k8s-cni ./cmd/contrail-k8s-cni
+
+.PHONY: run
+run: manifests generate ## Run the operator from your host against the current kubeconfig.
+	go run ./operator/cmd
+
+# Each image as module:package:binary, for docker-build.
+IMAGES := .:./operator/cmd:kontrail-operator \
+	components/apiserver:./cmd/apiserver:kontrail-apiserver \
+	components/controller:./cmd/controller:kontrail-controller \
+	components/kubemanager:./cmd/kubemanager:kontrail-kubemanager \
+	vrouter:./cmd/agent:kontrail-vrouter-agent
+
+.PHONY: docker-build
+docker-build: ## Build every component's image with Docker (needs a Docker engine; the lab builds images without one).
+	@for i in $(IMAGES); do IFS=: read -r mod pkg bin <<< "$$i"; \
+		docker build -f build/Dockerfile --build-arg MODULE=$$mod --build-arg PACKAGE=$$pkg --build-arg BINARY=$$bin -t $(REGISTRY)/$$bin:$(VERSION) .; done
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+.PHONY: install
+install: manifests kustomize envtest-assets ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize envtest-assets ## Remove the CRDs from the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests kustomize envtest-assets ## Deploy the operator to the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize envtest-assets ## Remove the operator from the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+##@ Dependencies
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+.PHONY: controller-gen
+controller-gen: | $(LOCALBIN) ## Build controller-gen into bin/.
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: | $(LOCALBIN) ## Build kustomize into bin/.
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: envtest-assets
+envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl from source into bin/k8s.
+	hack/build-k8s-binaries.sh $(K8S_BIN)
+
+# go-install-tool installs a pinned Go tool into bin/ and records its version,
+# so that a changed pin rebuilds it.
+define go-install-tool
+@[ -f "$(1)-$(3)" ] && [ -x "$(1)" ] || { \
+set -e; \
+echo "Building $(2)@$(3)"; \
+rm -f $(1) $(1)-*; \
+GOWORK=off GOBIN=$(LOCALBIN) go install $(2)@$(3); \
+touch $(1)-$(3); \
+}
+endef

@@ -1,0 +1,129 @@
+// Package component holds what every Kontrail control-plane binary (the
+// operator, apiserver, controller and kubemanager) sets up the same way:
+// flags for metrics, health probes, leader election and logging, and a
+// controller-runtime manager built from them.
+package component
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+)
+
+// Options are the settings every component's manager takes from its flags.
+type Options struct {
+	// Name is the component's name; it names the leader-election lease.
+	Name string
+
+	MetricsAddr    string
+	ProbeAddr      string
+	LeaderElection bool
+	QPS            float64
+	Burst          int
+	Zap            zap.Options
+}
+
+// BindFlags registers the common flags on fs, with their documentation.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "Address the Prometheus metrics endpoint binds to, e.g. :8080; 0 disables it.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz endpoints bind to.")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica works at a time.")
+	// client-go's default of 5 queries/s would make bulk reconciliation take
+	// minutes; these defaults let a burst of a thousand objects through.
+	fs.Float64Var(&o.QPS, "kube-api-qps", 200, "Queries per second the Kubernetes client may send.")
+	fs.IntVar(&o.Burst, "kube-api-burst", 400, "Burst of queries the Kubernetes client may send above its QPS.")
+	o.Zap.BindFlags(fs)
+}
+
+// Scheme returns a scheme with the Kubernetes built-in types and the
+// core.contrail.juniper.net types registered.
+func Scheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(corev1alpha1.AddToScheme(scheme))
+	return scheme
+}
+
+// NewManager sets the global logger and builds a manager with health and
+// readiness checks from the options; extra adjusts the manager options
+// before the manager is made (for webhooks, caches and the like).
+func NewManager(o *Options, scheme *runtime.Scheme, extra func(*manager.Options)) (manager.Manager, error) {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("failed to load kubeconfig: %w", err)
+	}
+	cfg.QPS = float32(o.QPS)
+	cfg.Burst = o.Burst
+
+	opts := manager.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress: o.ProbeAddr,
+		LeaderElection:         o.LeaderElection,
+		LeaderElectionID:       o.Name + ".kontrail.juniper.net",
+	}
+	if extra != nil {
+		extra(&opts)
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("failed to add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("failed to add readiness check: %w", err)
+	}
+	return mgr, nil
+}
+
+// Main is the whole main function of a control-plane binary: it parses the
+// common flags (and any the caller registered on flag.CommandLine before),
+// builds the manager, lets setup register the component's reconcilers and
+// webhooks, and runs until SIGTERM. It exits the process with status 1 and a
+// message on stderr when any step fails.
+func Main(name, summary string, setup func(manager.Manager) error) {
+	opts := Options{Name: name}
+	opts.BindFlags(flag.CommandLine)
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+
+	if err := run(&opts, setup); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func run(opts *Options, setup func(manager.Manager) error) error {
+	mgr, err := NewManager(opts, Scheme(), nil)
+	if err != nil {
+		return err
+	}
+	if setup != nil {
+		if err := setup(mgr); err != nil {
+			return fmt.Errorf("failed to set up %s: %w", opts.Name, err)
+		}
+	}
+	ctrl.Log.WithName("setup").Info("Starting manager", "component", opts.Name)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		return fmt.Errorf("manager stopped: %w", err)
+	}
+	return nil
+}
