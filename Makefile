@@ -23,8 +23,10 @@ REGISTRY ?= kontrail.io
 VERSION ?= 0.1.0
 IMG ?= $(REGISTRY)/kontrail-operator:$(VERSION)
 
-# Go test flags for every module; GO_TEST_FLAGS=-v for more output.
-GO_TEST_FLAGS ?=
+# Go test flags for every module; GO_TEST_FLAGS=-v for more output. -count=1:
+# the suites read files outside their module (CRDs, PROJECT), which the test
+# cache does not track.
+GO_TEST_FLAGS ?= -count=1
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
@@ -44,6 +46,8 @@ help: ## Display this help.
 manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests from the API and controller markers.
 	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./operator/..." output:rbac:artifacts:config=config/rbac
+	cd components/apiserver && $(CONTROLLER_GEN) webhook rbac:roleName=apiserver-role paths="./..." \
+		output:webhook:artifacts:config=../../config/webhook output:rbac:artifacts:config=../../config/components/apiserver
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.

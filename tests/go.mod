@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/kontrail/kontrail v0.0.0-00010101000000-000000000000
+	github.com/kontrail/kontrail/components/apiserver v0.0.0-00010101000000-000000000000
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.44.0
 	k8s.io/apiextensions-apiserver v0.37.2
@@ -86,4 +87,7 @@ require (
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )
 
-replace github.com/kontrail/kontrail => ../
+replace (
+	github.com/kontrail/kontrail => ../
+	github.com/kontrail/kontrail/components/apiserver => ../components/apiserver
+)

@@ -27,11 +27,16 @@ type projectFile struct {
 			CRDVersion string `json:"crdVersion"`
 			Namespaced bool   `json:"namespaced"`
 		} `json:"api"`
-		Domain  string `json:"domain"`
-		Group   string `json:"group"`
-		Kind    string `json:"kind"`
-		Path    string `json:"path"`
-		Version string `json:"version"`
+		Domain   string `json:"domain"`
+		Group    string `json:"group"`
+		Kind     string `json:"kind"`
+		Path     string `json:"path"`
+		Version  string `json:"version"`
+		Webhooks *struct {
+			Defaulting     bool   `json:"defaulting"`
+			Validation     bool   `json:"validation"`
+			WebhookVersion string `json:"webhookVersion"`
+		} `json:"webhooks"`
 	} `json:"resources"`
 }
 

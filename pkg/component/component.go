@@ -36,7 +36,7 @@ type Options struct {
 
 // BindFlags registers the common flags on fs, with their documentation.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "Address the Prometheus metrics endpoint binds to, e.g. :8080; 0 disables it.")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint (/metrics) binds to; 0 disables it.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz endpoints bind to.")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica works at a time.")
 	// client-go's default of 5 queries/s would make bulk reconciliation take
@@ -96,7 +96,10 @@ func NewManager(o *Options, scheme *runtime.Scheme, extra func(*manager.Options)
 // builds the manager, lets setup register the component's reconcilers and
 // webhooks, and runs until SIGTERM. It exits the process with status 1 and a
 // message on stderr when any step fails.
-func Main(name, summary string, setup func(manager.Manager) error) {
+//
+// configure, when given, adjusts the manager options after the flags are
+// parsed: a component's own flags (a webhook port, say) take effect there.
+func Main(name, summary string, setup func(manager.Manager) error, configure ...func(*manager.Options)) {
 	opts := Options{Name: name}
 	opts.BindFlags(flag.CommandLine)
 	flag.Usage = func() {
@@ -105,14 +108,18 @@ func Main(name, summary string, setup func(manager.Manager) error) {
 	}
 	flag.Parse()
 
-	if err := run(&opts, setup); err != nil {
+	if err := run(&opts, setup, configure); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
 }
 
-func run(opts *Options, setup func(manager.Manager) error) error {
-	mgr, err := NewManager(opts, Scheme(), nil)
+func run(opts *Options, setup func(manager.Manager) error, configure []func(*manager.Options)) error {
+	mgr, err := NewManager(opts, Scheme(), func(o *manager.Options) {
+		for _, c := range configure {
+			c(o)
+		}
+	})
 	if err != nil {
 		return err
 	}

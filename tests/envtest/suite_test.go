@@ -5,18 +5,26 @@ package envtest
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	apiwebhook "github.com/kontrail/kontrail/components/apiserver/webhook"
 
 	"github.com/kontrail/kontrail/pkg/component"
 )
@@ -46,6 +54,11 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join(repoRoot, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: binaryAssetsDirectory(repoRoot),
+		// The apiserver component's webhook configurations, pointed by
+		// envtest at the webhook server this suite runs.
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			Paths: []string{filepath.Join(repoRoot, "config", "webhook")},
+		},
 	}
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "failed to start the control plane: run 'make envtest-assets' first")
@@ -54,7 +67,38 @@ var _ = BeforeSuite(func() {
 	scheme = component.Scheme()
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+
+	startWebhookServer()
 })
+
+// startWebhookServer runs the apiserver component's webhooks, as the
+// kontrail-apiserver binary does, on the address envtest configured.
+func startWebhookServer() {
+	opts := &testEnv.WebhookInstallOptions
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: opts.LocalServingHost, Port: opts.LocalServingPort, CertDir: opts.LocalServingCertDir,
+		}),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(apiwebhook.Setup(mgr)).To(Succeed())
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+
+	addr := net.JoinHostPort(opts.LocalServingHost, strconv.Itoa(opts.LocalServingPort))
+	Eventually(func() error {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe of a local test server
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}).Should(Succeed(), "the webhook server did not start")
+}
 
 var _ = AfterSuite(func() {
 	cancel()

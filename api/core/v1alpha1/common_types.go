@@ -50,6 +50,15 @@ type CommonStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
+// RouteTargetString is a BGP route target: target:<ASN>:<number> with a
+// 2-byte ASN (1-65535) and a 4-byte number, target:<ASN>:<number> with a
+// 4-byte ASN (65536-4294967295) and a 2-byte number, or
+// target:<IPv4>:<number> with a 2-byte number.
+// +kubebuilder:validation:MaxLength=40
+// +kubebuilder:validation:XValidation:rule="self.matches('^target:([0-9]{1,10}|[0-9]{1,3}([.][0-9]{1,3}){3}):[0-9]{1,10}$')",message="must be target:<ASN>:<number> or target:<IPv4>:<number>"
+// +kubebuilder:validation:XValidation:rule="!self.matches('^target:([0-9]{1,10}|[0-9]{1,3}([.][0-9]{1,3}){3}):[0-9]{1,10}$') || (self.split(':')[1].contains('.') ? (isIP(self.split(':')[1]) && int(self.split(':')[2]) <= 65535) : (int(self.split(':')[1]) >= 1 && int(self.split(':')[1]) <= 4294967295 && int(self.split(':')[2]) <= (int(self.split(':')[1]) <= 65535 ? 4294967295 : 65535)))",message="out of range: the ASN must be 1-4294967295 and the number 0-4294967295 after a 2-byte ASN, 0-65535 after a 4-byte ASN or an IPv4 address"
+type RouteTargetString string
+
 // ResourceReference is a typed reference to another object, as CN2 writes
 // them: enough to find the object (kind, namespace, name) and to tell a
 // recreated object from the one referenced (uid).

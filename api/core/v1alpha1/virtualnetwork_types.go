@@ -39,22 +39,30 @@ type VirtualNetworkProperties struct {
 type VirtualNetworkSpec struct {
 	CommonSpec `json:",inline"`
 
-	// V4SubnetReference is the network's IPv4 Subnet.
+	// V4SubnetReference is the network's IPv4 Subnet, in the network's namespace.
+	// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind == 'Subnet'",message="must reference a Subnet"
 	// +optional
 	V4SubnetReference *ResourceReference `json:"v4SubnetReference,omitempty"`
-	// V6SubnetReference is the network's IPv6 Subnet.
+	// V6SubnetReference is the network's IPv6 Subnet, in the network's namespace.
+	// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind == 'Subnet'",message="must reference a Subnet"
 	// +optional
 	V6SubnetReference *ResourceReference `json:"v6SubnetReference,omitempty"`
 
 	// RouteTargetList are imported and exported by the network's routing instance.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
 	// +optional
-	RouteTargetList []string `json:"routeTargetList,omitempty"`
+	RouteTargetList []RouteTargetString `json:"routeTargetList,omitempty"`
 	// ImportRouteTargetList are only imported.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
 	// +optional
-	ImportRouteTargetList []string `json:"importRouteTargetList,omitempty"`
+	ImportRouteTargetList []RouteTargetString `json:"importRouteTargetList,omitempty"`
 	// ExportRouteTargetList are only exported.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
 	// +optional
-	ExportRouteTargetList []string `json:"exportRouteTargetList,omitempty"`
+	ExportRouteTargetList []RouteTargetString `json:"exportRouteTargetList,omitempty"`
 
 	// FabricSNAT source-NATs the network's traffic to the fabric.
 	// +kubebuilder:default=false

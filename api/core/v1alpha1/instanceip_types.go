@@ -1,0 +1,91 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// IPFamily is an address family: v4 or v6.
+// +kubebuilder:validation:Enum=v4;v6
+type IPFamily string
+
+const (
+	IPFamilyV4 IPFamily = "v4"
+	IPFamilyV6 IPFamily = "v6"
+)
+
+// InstanceIPSpec is the desired state of an InstanceIP.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.instanceIPAddress) || !has(self.instanceIPFamily) || !isIP(self.instanceIPAddress) || (ip(self.instanceIPAddress).family() == 4) == (self.instanceIPFamily == 'v4')",message="instanceIPAddress is not of instanceIPFamily"
+type InstanceIPSpec struct {
+	CommonSpec `json:",inline"`
+
+	// InstanceIPAddress is the address. Set it to request a static address;
+	// left empty, the controller allocates one from the network's subnet and
+	// writes it here.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="must be an IP address"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="is immutable once set"
+	// +optional
+	InstanceIPAddress string `json:"instanceIPAddress,omitempty"`
+
+	// InstanceIPFamily is the address family; defaulted from the address, else v4.
+	// +optional
+	InstanceIPFamily IPFamily `json:"instanceIPFamily,omitempty"`
+
+	// VirtualNetworkReference is the network the address comes from. It cannot change.
+	// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind == 'VirtualNetwork'",message="must reference a VirtualNetwork"
+	// +kubebuilder:validation:XValidation:rule="self.name == oldSelf.name && (has(self.__namespace__) ? self.__namespace__ : '') == (has(oldSelf.__namespace__) ? oldSelf.__namespace__ : '')",message="is immutable"
+	// +required
+	VirtualNetworkReference ResourceReference `json:"virtualNetworkReference"`
+
+	// VirtualMachineInterfaceReferences are the interfaces that use the address.
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	VirtualMachineInterfaceReferences []ResourceReference `json:"virtualMachineInterfaceReferences,omitempty"`
+}
+
+// InstanceIPStatus is the observed state of an InstanceIP.
+type InstanceIPStatus struct {
+	CommonStatus `json:",inline"`
+
+	// SubnetReference is the Subnet the address was allocated from.
+	// +optional
+	SubnetReference *ResourceReference `json:"subnetReference,omitempty"`
+
+	// Network is the network as <namespace>/<name>, as the NETWORK column shows it.
+	// +optional
+	Network string `json:"network,omitempty"`
+}
+
+// InstanceIP represents an IP address and its configuration used for
+// interfaces.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=iip,categories=contrail
+// +kubebuilder:printcolumn:name="IPAddress",type=string,JSONPath=`.spec.instanceIPAddress`
+// +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.status.network`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type InstanceIP struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// +required
+	Spec InstanceIPSpec `json:"spec"`
+	// +optional
+	Status InstanceIPStatus `json:"status,omitzero"`
+}
+
+// InstanceIPList is a list of InstanceIPs.
+//
+// +kubebuilder:object:root=true
+type InstanceIPList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []InstanceIP `json:"items"`
+}
+
+func init() {
+	objectTypes = append(objectTypes, &InstanceIP{}, &InstanceIPList{})
+}
