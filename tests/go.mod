@@ -5,11 +5,13 @@ go 1.26.0
 require (
 	github.com/kontrail/kontrail v0.0.0-00010101000000-000000000000
 	github.com/kontrail/kontrail/components/apiserver v0.0.0-00010101000000-000000000000
+	github.com/kontrail/kontrail/components/controller v0.0.0-00010101000000-000000000000
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.44.0
 	k8s.io/apiextensions-apiserver v0.37.2
 	k8s.io/apimachinery v0.37.2
 	k8s.io/client-go v0.37.2
+	k8s.io/utils v0.0.0-20260626114624-be93311217bd
 	sigs.k8s.io/controller-runtime v0.25.2
 	sigs.k8s.io/kustomize/api v0.21.1
 	sigs.k8s.io/kustomize/kyaml v0.21.1
@@ -81,7 +83,6 @@ require (
 	k8s.io/api v0.37.2 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad // indirect
-	k8s.io/utils v0.0.0-20260626114624-be93311217bd // indirect
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
@@ -90,4 +91,5 @@ require (
 replace (
 	github.com/kontrail/kontrail => ../
 	github.com/kontrail/kontrail/components/apiserver => ../components/apiserver
+	github.com/kontrail/kontrail/components/controller => ../components/controller
 )

@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
@@ -51,6 +52,18 @@ func create(obj client.Object) error {
 		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj))).To(Succeed()) })
 	}
 	return err
+}
+
+// update applies change to the latest obj until the apiserver answers with
+// something other than a conflict (the controller writes these objects too).
+func update[T client.Object](obj T, change func(T)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		change(obj)
+		return k8sClient.Update(ctx, obj)
+	})
 }
 
 var _ = Describe("Admission of the core API", func() {
@@ -190,11 +203,11 @@ var _ = Describe("Admission of the core API", func() {
 		})
 
 		It("rejects a change of a Subnet's CIDR", func() {
-			sn := &corev1alpha1.Subnet{}
-			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "default", Name: vn.Name + "-v4"}, sn)).To(Succeed())
-			sn.Spec.CIDR = "172.16.30.0/24"
-			sn.Spec.DefaultGateway = "172.16.30.1"
-			err := k8sClient.Update(ctx, sn)
+			sn := &corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: vn.Name + "-v4"}}
+			err := update(sn, func(sn *corev1alpha1.Subnet) {
+				sn.Spec.CIDR = "172.16.30.0/24"
+				sn.Spec.DefaultGateway = "172.16.30.1"
+			})
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring("spec.cidr"))
 			Expect(err.Error()).To(ContainSubstring("immutable"))
@@ -220,9 +233,7 @@ var _ = Describe("Admission of the core API", func() {
 			inside.Spec.InstanceIPAddress = "172.16.20.5"
 			Expect(create(inside)).To(Succeed())
 
-			changed := inside.DeepCopy()
-			changed.Spec.InstanceIPAddress = "172.16.20.6"
-			err = k8sClient.Update(ctx, changed)
+			err = update(inside.DeepCopy(), func(iip *corev1alpha1.InstanceIP) { iip.Spec.InstanceIPAddress = "172.16.20.6" })
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring(`spec.instanceIPAddress: Invalid value: "172.16.20.6": is immutable once set`))
 		})
@@ -237,8 +248,7 @@ var _ = Describe("Admission of the core API", func() {
 			own := other.DeepCopy()
 			own.Spec.ClusterName = "cluster-a"
 			Expect(create(own)).To(Succeed())
-			own.Spec.VirtualNetworkReference.Name = "vn-other"
-			err = k8sClient.Update(ctx, own)
+			err = update(own, func(vmi *corev1alpha1.VirtualMachineInterface) { vmi.Spec.VirtualNetworkReference.Name = "vn-other" })
 			Expect(err).To(HaveOccurred())
 			Expect(err.Error()).To(ContainSubstring("spec.virtualNetworkReference"))
 			Expect(err.Error()).To(ContainSubstring("immutable"))

@@ -10,14 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -25,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	apiwebhook "github.com/kontrail/kontrail/components/apiserver/webhook"
+	"github.com/kontrail/kontrail/components/controller/controllers"
 
 	"github.com/kontrail/kontrail/pkg/component"
 )
@@ -69,7 +73,42 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	startWebhookServer()
+	stopController = startController()
+
+	SetDefaultEventuallyTimeout(60 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 })
+
+// stopController stops the controller the suite runs; specs that restart it
+// replace it.
+var stopController func()
+
+// startController runs the controller component's reconcilers in a manager
+// of their own, as the kontrail-controller binary does, and returns a
+// function that stops it and waits until it has.
+func startController() func() {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// A restarted controller registers the same controller names again.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	mgrCtx, stop := context.WithCancel(ctx)
+	_, err = controllers.Setup(mgrCtx, mgr, controllers.Options{AutonomousSystem: 64512, Workers: 8})
+	Expect(err).NotTo(HaveOccurred())
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(mgrCtx)).To(Succeed())
+	}()
+	return func() {
+		stop()
+		<-done
+	}
+}
 
 // startWebhookServer runs the apiserver component's webhooks, as the
 // kontrail-apiserver binary does, on the address envtest configured.
@@ -101,6 +140,9 @@ func startWebhookServer() {
 }
 
 var _ = AfterSuite(func() {
+	if stopController != nil {
+		stopController()
+	}
 	cancel()
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())

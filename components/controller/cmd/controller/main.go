@@ -1,8 +1,28 @@
-// Command kontrail-controller runs the Kontrail controller: allocation of network ids, route targets, addresses and MACs.
+// Command kontrail-controller runs the Kontrail controller: it allocates
+// network ids, routing instances, route targets, addresses and MACs.
 package main
 
-import "github.com/kontrail/kontrail/pkg/component"
+import (
+	"context"
+	"flag"
+
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/kontrail/kontrail/components/controller/controllers"
+	"github.com/kontrail/kontrail/pkg/component"
+)
 
 func main() {
-	component.Main("kontrail-controller", "Runs the Kontrail controller: allocation of network ids, route targets, addresses and MACs.", nil)
+	var opts controllers.Options
+	var as uint
+	flag.UintVar(&as, "autonomous-system", 64512, "Autonomous system of the system route targets, target:<AS>:<8000000+n>.")
+	flag.IntVar(&opts.Workers, "workers", 8, "Reconciles each of the controller's reconcilers runs at once.")
+
+	component.Main("kontrail-controller",
+		"Runs the Kontrail controller: allocates VNIs, routing instances, route targets,\naddresses and MACs. Run several replicas with --leader-elect.",
+		func(mgr manager.Manager) error {
+			opts.AutonomousSystem = uint32(as)
+			_, err := controllers.Setup(context.Background(), mgr, opts)
+			return err
+		})
 }

@@ -1,0 +1,239 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+	"github.com/kontrail/kontrail/components/controller/allocator"
+)
+
+// FinalizerInstanceIP returns an InstanceIP's address to its subnet before
+// the InstanceIP goes.
+const FinalizerInstanceIP = "instance-ip-address-deallocation.finalizers.core.juniper.net"
+
+// InstanceIPReconciler allocates every InstanceIP's address from its
+// network's subnet of its family, or checks the static one it asks for.
+type InstanceIPReconciler struct {
+	client.Client
+	State    *State
+	Recorder events.EventRecorder
+
+	// retry carries InstanceIPs that failed for want of an address back to
+	// the queue when an address of their network is freed.
+	retry chan event.GenericEvent
+}
+
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=instanceips,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=instanceips/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualnetworks;subnets,verbs=get;list;watch
+
+// Reconcile allocates, persists and reports the InstanceIP's address.
+func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.State.Load(ctx, r.Client); err != nil {
+		return ctrl.Result{}, err
+	}
+	iip := &corev1alpha1.InstanceIP{}
+	if err := r.Get(ctx, req.NamespacedName, iip); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !iip.DeletionTimestamp.IsZero() {
+		if _, released := r.State.ReleaseAddress(iip.UID); released {
+			r.retryWaiting(ctx, iip)
+		}
+		return ctrl.Result{}, removeFinalizers(ctx, r.Client, iip, FinalizerInstanceIP)
+	}
+	if err := addFinalizers(ctx, r.Client, iip, FinalizerInstanceIP); err != nil {
+		return ctrl.Result{}, err
+	}
+	before := deepCopy(iip)
+	network := iip.Spec.VirtualNetworkReference.Namespace + "/" + iip.Spec.VirtualNetworkReference.Name
+
+	sn, reason, problem, err := r.subnetOf(ctx, iip)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if problem != "" {
+		return ctrl.Result{}, r.fail(ctx, iip, before, reason, problem)
+	}
+	pool, err := r.State.SubnetPool(sn)
+	if err != nil {
+		return ctrl.Result{}, r.fail(ctx, iip, before, ReasonSubnetNotFound, err.Error())
+	}
+
+	addr, reason, problem := r.allocate(iip, sn, pool)
+	if problem != "" {
+		return ctrl.Result{}, r.fail(ctx, iip, before, reason, problem)
+	}
+	r.State.nameOwner(iip.UID, "InstanceIP "+iip.Name)
+
+	// Persist the address and the record of its allocation in one write:
+	// a restarted controller reserves exactly what objects record.
+	if record := allocatedAddress(sn.Name, addr); iip.Spec.InstanceIPAddress != addr.String() || iip.Annotations[AnnotationAllocated] != record {
+		if iip.Annotations == nil {
+			iip.Annotations = map[string]string{}
+		}
+		iip.Annotations[AnnotationAllocated] = record
+		iip.Spec.InstanceIPAddress = addr.String()
+		if err := r.Patch(ctx, iip, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsNotFound(err) {
+				r.State.ReleaseAddress(iip.UID)
+				return ctrl.Result{}, nil
+			}
+			// Keep the reservation: the retry finds it held by this owner.
+			return ctrl.Result{}, fmt.Errorf("failed to record address %s on InstanceIP %s: %w", addr, iip.Name, err)
+		}
+		before = deepCopy(iip)
+	}
+
+	iip.Status.SubnetReference = &corev1alpha1.ResourceReference{
+		APIVersion: corev1alpha1.GroupVersion.String(), Kind: "Subnet", Namespace: sn.Namespace, Name: sn.Name, UID: sn.UID,
+	}
+	iip.Status.Network = network
+	setState(&iip.Status.CommonStatus, iip.Generation, corev1alpha1.StateSuccess, ReasonReady, "")
+	return ctrl.Result{}, patchStatus(ctx, r.Client, iip, before)
+}
+
+// subnetOf finds the Subnet of the InstanceIP's family in its network; a
+// missing network or subnet is a problem to report, not an error.
+func (r *InstanceIPReconciler) subnetOf(ctx context.Context, iip *corev1alpha1.InstanceIP) (*corev1alpha1.Subnet, string, string, error) {
+	ref := iip.Spec.VirtualNetworkReference
+	vn := &corev1alpha1.VirtualNetwork{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, vn); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, ReasonNetworkNotFound, fmt.Sprintf("VirtualNetwork %s/%s not found", ref.Namespace, ref.Name), nil
+		}
+		return nil, "", "", fmt.Errorf("failed to get VirtualNetwork %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	snRef := vn.Spec.V4SubnetReference
+	if iip.Spec.InstanceIPFamily == corev1alpha1.IPFamilyV6 {
+		snRef = vn.Spec.V6SubnetReference
+	}
+	if snRef == nil {
+		return nil, ReasonNoSubnet, fmt.Sprintf("VirtualNetwork %s/%s has no %s subnet", vn.Namespace, vn.Name, iip.Spec.InstanceIPFamily), nil
+	}
+	sn := &corev1alpha1.Subnet{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: vn.Namespace, Name: snRef.Name}, sn); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, ReasonSubnetNotFound, fmt.Sprintf("Subnet %s/%s of VirtualNetwork %s not found", vn.Namespace, snRef.Name, vn.Name), nil
+		}
+		return nil, "", "", fmt.Errorf("failed to get Subnet %s/%s: %w", vn.Namespace, snRef.Name, err)
+	}
+	if !sn.DeletionTimestamp.IsZero() {
+		return nil, ReasonSubnetNotFound, fmt.Sprintf("Subnet %s/%s is being deleted", sn.Namespace, sn.Name), nil
+	}
+	return sn, "", "", nil
+}
+
+// allocate reserves the requested address, or a free one.
+func (r *InstanceIPReconciler) allocate(iip *corev1alpha1.InstanceIP, sn *corev1alpha1.Subnet, pool *allocator.SubnetPool) (netip.Addr, string, string) {
+	if held, ok := pool.Held(iip.UID); ok {
+		return held, "", ""
+	}
+	if text := iip.Spec.InstanceIPAddress; text != "" {
+		addr, err := netip.ParseAddr(text)
+		if err != nil {
+			return addr, ReasonAddressOutside, fmt.Sprintf("requested address %q is not an IP address", text)
+		}
+		err = pool.Reserve(addr, iip.UID)
+		var taken *allocator.AddressTakenError
+		switch {
+		case errors.As(err, &taken):
+			return addr, ReasonAddressTaken, fmt.Sprintf("requested address %s is taken by %s", addr, r.State.ownerName(taken.Owner))
+		case err != nil:
+			return addr, ReasonAddressOutside, fmt.Sprintf("requested address %s cannot be allocated from Subnet %s/%s (%s): %v",
+				addr, sn.Namespace, sn.Name, sn.Spec.CIDR, err)
+		}
+		return addr, "", ""
+	}
+	addr, err := pool.Allocate(iip.UID)
+	if err != nil {
+		return addr, ReasonSubnetExhausted, fmt.Sprintf("Subnet %s/%s (%s) is exhausted: all %d of its addresses are in use; this InstanceIP gets one when one is freed",
+			sn.Namespace, sn.Name, sn.Spec.CIDR, pool.Used())
+	}
+	return addr, "", ""
+}
+
+// fail reports a problem on the InstanceIP, once as an event; it holds no
+// address while it fails.
+func (r *InstanceIPReconciler) fail(ctx context.Context, iip, before *corev1alpha1.InstanceIP, reason, problem string) error {
+	r.State.ReleaseAddress(iip.UID)
+	if before.Status.Observation != problem {
+		r.Recorder.Eventf(iip, nil, "Warning", reason, "AllocateAddress", problem)
+	}
+	setState(&iip.Status.CommonStatus, iip.Generation, corev1alpha1.StateFailure, reason, problem)
+	return patchStatus(ctx, r.Client, iip, before)
+}
+
+// retryWaiting requeues the InstanceIPs of the same network that failed.
+func (r *InstanceIPReconciler) retryWaiting(ctx context.Context, freed *corev1alpha1.InstanceIP) {
+	var iips corev1alpha1.InstanceIPList
+	key := freed.Spec.VirtualNetworkReference.Namespace + "/" + freed.Spec.VirtualNetworkReference.Name
+	if err := r.List(ctx, &iips, client.MatchingFields{indexInstanceIPNetwork: key}); err != nil {
+		return
+	}
+	for i := range iips.Items {
+		if iips.Items[i].Status.State == corev1alpha1.StateFailure {
+			select {
+			case r.retry <- event.GenericEvent{Object: &iips.Items[i]}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// SetupWithManager watches InstanceIPs, and the networks and subnets they
+// wait for.
+func (r *InstanceIPReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	r.retry = make(chan event.GenericEvent, 1024)
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&corev1alpha1.InstanceIP{}).
+		Watches(&corev1alpha1.VirtualNetwork{}, handler.EnqueueRequestsFromMapFunc(r.instanceIPsOfNetwork)).
+		Watches(&corev1alpha1.Subnet{}, handler.EnqueueRequestsFromMapFunc(r.instanceIPsOfSubnet)).
+		WatchesRawSource(source.Channel(r.retry, &handler.EnqueueRequestForObject{})).
+		WithOptions(controllerOptions(workers)).
+		Named("instanceip").
+		Complete(r)
+}
+
+// instanceIPsOfNetwork maps a network to the InstanceIPs that are not yet
+// allocated (a network that appears or changes may let them succeed).
+func (r *InstanceIPReconciler) instanceIPsOfNetwork(ctx context.Context, obj client.Object) []ctrl.Request {
+	var iips corev1alpha1.InstanceIPList
+	if err := r.List(ctx, &iips, client.MatchingFields{indexInstanceIPNetwork: obj.GetNamespace() + "/" + obj.GetName()}); err != nil {
+		return nil
+	}
+	var reqs []ctrl.Request
+	for _, iip := range iips.Items {
+		if iip.Status.State != corev1alpha1.StateSuccess {
+			reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&iip)})
+		}
+	}
+	return reqs
+}
+
+// instanceIPsOfSubnet maps a Subnet to the waiting InstanceIPs of the
+// networks that reference it.
+func (r *InstanceIPReconciler) instanceIPsOfSubnet(ctx context.Context, obj client.Object) []ctrl.Request {
+	var vns corev1alpha1.VirtualNetworkList
+	if err := r.List(ctx, &vns, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexVNSubnets: obj.GetName()}); err != nil {
+		return nil
+	}
+	var reqs []ctrl.Request
+	for i := range vns.Items {
+		reqs = append(reqs, r.instanceIPsOfNetwork(ctx, &vns.Items[i])...)
+	}
+	return reqs
+}

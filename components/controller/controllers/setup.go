@@ -1,0 +1,73 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+)
+
+// Field indexes of the cache.
+const (
+	// indexVNSubnets: a VirtualNetwork by the names of its Subnets.
+	indexVNSubnets = "spec.subnetReferences.name"
+	// indexInstanceIPNetwork: an InstanceIP by its network, <namespace>/<name>.
+	indexInstanceIPNetwork = "spec.virtualNetworkReference"
+)
+
+// Options are the controller's settings.
+type Options struct {
+	// AutonomousSystem of the system route targets (target:<AS>:<8000000+n>).
+	AutonomousSystem uint32
+	// Workers is the number of reconciles each reconciler runs at once.
+	Workers int
+}
+
+// Setup registers the indexes and every reconciler of the controller with
+// the manager, sharing one State; it returns the State for inspection.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &corev1alpha1.VirtualNetwork{}, indexVNSubnets, func(obj client.Object) []string {
+		vn := obj.(*corev1alpha1.VirtualNetwork)
+		var names []string
+		for _, ref := range []*corev1alpha1.ResourceReference{vn.Spec.V4SubnetReference, vn.Spec.V6SubnetReference} {
+			if ref != nil {
+				names = append(names, ref.Name)
+			}
+		}
+		return names
+	}); err != nil {
+		return nil, fmt.Errorf("failed to index VirtualNetworks by subnet: %w", err)
+	}
+	if err := indexer.IndexField(ctx, &corev1alpha1.InstanceIP{}, indexInstanceIPNetwork, func(obj client.Object) []string {
+		ref := obj.(*corev1alpha1.InstanceIP).Spec.VirtualNetworkReference
+		return []string{ref.Namespace + "/" + ref.Name}
+	}); err != nil {
+		return nil, fmt.Errorf("failed to index InstanceIPs by network: %w", err)
+	}
+
+	state := NewState()
+	recorder := mgr.GetEventRecorder("contrail-controller")
+	c := mgr.GetClient()
+	for _, r := range []interface {
+		SetupWithManager(ctrl.Manager, int) error
+	}{
+		&VirtualNetworkReconciler{Client: c, State: state, Recorder: recorder},
+		&RoutingInstanceReconciler{Client: c, State: state, Recorder: recorder, AutonomousSystem: opts.AutonomousSystem},
+		&SubnetReconciler{Client: c, State: state, Recorder: recorder},
+		&InstanceIPReconciler{Client: c, State: state, Recorder: recorder},
+		&VirtualMachineInterfaceReconciler{Client: c, State: state, Recorder: recorder},
+		newStateReconciler("virtualmachine", c, func() *corev1alpha1.VirtualMachine { return &corev1alpha1.VirtualMachine{} },
+			func(o *corev1alpha1.VirtualMachine) *corev1alpha1.CommonStatus { return &o.Status.CommonStatus }),
+		newStateReconciler("routetarget", c, func() *corev1alpha1.RouteTarget { return &corev1alpha1.RouteTarget{} },
+			func(o *corev1alpha1.RouteTarget) *corev1alpha1.CommonStatus { return &o.Status.CommonStatus }),
+	} {
+		if err := r.SetupWithManager(mgr, opts.Workers); err != nil {
+			return nil, fmt.Errorf("failed to set up %T: %w", r, err)
+		}
+	}
+	return state, nil
+}

@@ -1,0 +1,246 @@
+// Package controllers holds the reconcilers of the Kontrail controller: one
+// concern each (network ids and routing instances, route-target numbers,
+// subnet pools, addresses, MACs, network routers), sharing the in-memory
+// allocators of State.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+	"github.com/kontrail/kontrail/components/controller/allocator"
+)
+
+const (
+	// VNIs are 24-bit VXLAN network identifiers; 0 is not one.
+	firstVNI = 1
+	vniCount = 1<<24 - 1
+
+	// System route targets are target:<AS>:<8000000+n>, as CN2's.
+	firstRouteTargetNumber = 8000000
+	routeTargetNumberCount = 1 << 22
+
+	// AnnotationAllocated, on an InstanceIP or a VirtualMachineInterface,
+	// records what the controller allocated for it: "<subnet>/<address>" or
+	// the MAC. It is written in the same update as the value itself, so a
+	// restarted controller knows which objects hold what, and which ones
+	// only ask for it (a static address another object holds, say).
+	AnnotationAllocated = "controller.kontrail.juniper.net/allocated"
+)
+
+// State is the controller's allocations, shared by its reconcilers. It is
+// rebuilt from the objects in the cache before the first reconcile, so a
+// restarted controller (or a new leader) never hands out twice what an
+// object holds.
+type State struct {
+	VNIs         *allocator.IDPool
+	RouteTargets *allocator.IDPool
+	MACs         *allocator.MACPool
+
+	mu      sync.Mutex
+	subnets map[types.UID]*allocator.SubnetPool
+	names   map[types.UID]string // owner UID -> kind/name, for messages
+
+	loadOnce sync.Once
+	loadErr  error
+}
+
+// NewState makes empty allocators.
+func NewState() *State {
+	return &State{
+		VNIs:         allocator.NewIDPool(firstVNI, vniCount),
+		RouteTargets: allocator.NewIDPool(firstRouteTargetNumber, routeTargetNumberCount),
+		MACs:         allocator.NewMACPool(),
+		subnets:      map[types.UID]*allocator.SubnetPool{},
+		names:        map[types.UID]string{},
+	}
+}
+
+// SubnetPool returns the pool of sn, made on first use.
+func (s *State) SubnetPool(sn *corev1alpha1.Subnet) (*allocator.SubnetPool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.subnets[sn.UID]; ok {
+		return p, nil
+	}
+	prefix, err := netip.ParsePrefix(sn.Spec.CIDR)
+	if err != nil {
+		return nil, fmt.Errorf("subnet %s/%s has an invalid cidr %q: %w", sn.Namespace, sn.Name, sn.Spec.CIDR, err)
+	}
+	gw, _ := netip.ParseAddr(sn.Spec.DefaultGateway) // invalid: no gateway
+	p, err := allocator.NewSubnetPool(prefix, gw)
+	if err != nil {
+		return nil, fmt.Errorf("failed to make the pool of subnet %s/%s: %w", sn.Namespace, sn.Name, err)
+	}
+	s.subnets[sn.UID] = p
+	return p, nil
+}
+
+// ForgetSubnet drops the pool of a deleted subnet.
+func (s *State) ForgetSubnet(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.subnets, uid)
+}
+
+// existingSubnetPool returns the pool of a subnet if one was made.
+func (s *State) existingSubnetPool(uid types.UID) (*allocator.SubnetPool, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.subnets[uid]
+	return p, ok
+}
+
+// ReleaseAddress frees the address owner holds, in whichever subnet.
+func (s *State) ReleaseAddress(owner types.UID) (netip.Addr, bool) {
+	s.mu.Lock()
+	pools := make([]*allocator.SubnetPool, 0, len(s.subnets))
+	for _, p := range s.subnets {
+		pools = append(pools, p)
+	}
+	s.mu.Unlock()
+	for _, p := range pools {
+		if addr, ok := p.Release(owner); ok {
+			return addr, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// nameOwner and ownerName map allocation owners to names for messages.
+func (s *State) nameOwner(uid types.UID, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.names[uid] = name
+}
+
+func (s *State) ownerName(uid types.UID) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.names[uid]; ok {
+		return n
+	}
+	return string(uid)
+}
+
+// Load rebuilds the allocators from the objects once; every reconciler calls
+// it first, and they run only after the cache has synced (and, with leader
+// election, only on the leader).
+func (s *State) Load(ctx context.Context, c client.Reader) error {
+	s.loadOnce.Do(func() { s.loadErr = s.load(ctx, c) })
+	return s.loadErr
+}
+
+func (s *State) load(ctx context.Context, c client.Reader) error {
+	log := logf.FromContext(ctx).WithName("state")
+
+	var vns corev1alpha1.VirtualNetworkList
+	if err := c.List(ctx, &vns); err != nil {
+		return fmt.Errorf("failed to list VirtualNetworks: %w", err)
+	}
+	for _, vn := range vns.Items {
+		if id := vn.Status.VirtualNetworkNetworkID; id > 0 {
+			if err := s.VNIs.Reserve(uint64(id), vn.UID); err != nil {
+				log.Error(err, "VirtualNetwork holds a VNI that cannot be reserved", "virtualnetwork", client.ObjectKeyFromObject(&vn))
+			}
+		}
+	}
+
+	var ris corev1alpha1.RoutingInstanceList
+	if err := c.List(ctx, &ris); err != nil {
+		return fmt.Errorf("failed to list RoutingInstances: %w", err)
+	}
+	for _, ri := range ris.Items {
+		if n, ok := systemRouteTargetNumber(ri.Status.DefaultRouteTarget); ok {
+			if err := s.RouteTargets.Reserve(n, ri.UID); err != nil {
+				log.Error(err, "RoutingInstance holds a route target that cannot be reserved", "routinginstance", client.ObjectKeyFromObject(&ri))
+			}
+		}
+	}
+
+	var subnets corev1alpha1.SubnetList
+	if err := c.List(ctx, &subnets); err != nil {
+		return fmt.Errorf("failed to list Subnets: %w", err)
+	}
+	byName := map[types.NamespacedName]*corev1alpha1.Subnet{}
+	for i := range subnets.Items {
+		byName[client.ObjectKeyFromObject(&subnets.Items[i])] = &subnets.Items[i]
+	}
+	var iips corev1alpha1.InstanceIPList
+	if err := c.List(ctx, &iips); err != nil {
+		return fmt.Errorf("failed to list InstanceIPs: %w", err)
+	}
+	for _, iip := range iips.Items {
+		subnet, addr, ok := parseAllocatedAddress(iip.Annotations[AnnotationAllocated])
+		if !ok || addr.String() != iip.Spec.InstanceIPAddress {
+			continue
+		}
+		sn := byName[types.NamespacedName{Namespace: iip.Spec.VirtualNetworkReference.Namespace, Name: subnet}]
+		if sn == nil {
+			log.Info("InstanceIP holds an address of a Subnet that is gone", "instanceip", iip.Name, "subnet", subnet)
+			continue
+		}
+		pool, err := s.SubnetPool(sn)
+		if err == nil {
+			err = pool.Reserve(addr, iip.UID)
+		}
+		if err != nil {
+			log.Error(err, "InstanceIP holds an address that cannot be reserved", "instanceip", iip.Name)
+			continue
+		}
+		s.nameOwner(iip.UID, "InstanceIP "+iip.Name)
+	}
+
+	var vmis corev1alpha1.VirtualMachineInterfaceList
+	if err := c.List(ctx, &vmis); err != nil {
+		return fmt.Errorf("failed to list VirtualMachineInterfaces: %w", err)
+	}
+	for _, vmi := range vmis.Items {
+		if mac := vmi.Annotations[AnnotationAllocated]; mac != "" {
+			if err := s.MACs.Reserve(mac, vmi.UID); err != nil {
+				log.Error(err, "VirtualMachineInterface holds a MAC that cannot be reserved", "virtualmachineinterface", client.ObjectKeyFromObject(&vmi))
+				continue
+			}
+			s.nameOwner(vmi.UID, "VirtualMachineInterface "+vmi.Namespace+"/"+vmi.Name)
+		}
+	}
+	log.Info("Rebuilt allocations from the objects", "vnis", s.VNIs.Used(), "routeTargets", s.RouteTargets.Used(),
+		"instanceIPs", len(iips.Items), "interfaces", len(vmis.Items))
+	return nil
+}
+
+// allocatedAddress is the AnnotationAllocated value of an InstanceIP.
+func allocatedAddress(subnet string, addr netip.Addr) string {
+	return subnet + "/" + addr.String()
+}
+
+func parseAllocatedAddress(v string) (string, netip.Addr, bool) {
+	i := strings.LastIndex(v, "/")
+	if i <= 0 {
+		return "", netip.Addr{}, false
+	}
+	addr, err := netip.ParseAddr(v[i+1:])
+	return v[:i], addr, err == nil
+}
+
+// systemRouteTargetNumber reads n back from a routing instance's default
+// route target "<AS>:<n>".
+func systemRouteTargetNumber(rt string) (uint64, bool) {
+	_, n, ok := strings.Cut(rt, ":")
+	if !ok {
+		return 0, false
+	}
+	v, err := corev1alpha1.ParseRouteTarget("target:1:" + n)
+	if err != nil || v.Number < firstRouteTargetNumber {
+		return 0, false
+	}
+	return uint64(v.Number), true
+}

@@ -1,0 +1,49 @@
+package controllers
+
+import (
+	"context"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+)
+
+// stateReconciler sets Success on kinds the controller has nothing to
+// allocate for (VirtualMachines, RouteTargets): they are valid once
+// admitted, and their STATE column says so.
+type stateReconciler[T client.Object] struct {
+	client.Client
+	name   string
+	newObj func() T
+	status func(T) *corev1alpha1.CommonStatus
+}
+
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines;routetargets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines/status;routetargets/status,verbs=get;update;patch
+
+func newStateReconciler[T client.Object](name string, c client.Client, newObj func() T, status func(T) *corev1alpha1.CommonStatus) *stateReconciler[T] {
+	return &stateReconciler[T]{Client: c, name: name, newObj: newObj, status: status}
+}
+
+func (r *stateReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := r.newObj()
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	cs := r.status(obj)
+	if cs.State == corev1alpha1.StateSuccess && cs.ObservedGeneration == obj.GetGeneration() {
+		return ctrl.Result{}, nil
+	}
+	before := obj.DeepCopyObject().(client.Object)
+	setState(cs, obj.GetGeneration(), corev1alpha1.StateSuccess, ReasonReady, "")
+	return ctrl.Result{}, patchStatus(ctx, r.Client, obj, before)
+}
+
+func (r *stateReconciler[T]) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(r.newObj()).
+		WithOptions(controllerOptions(workers)).
+		Named(r.name).
+		Complete(r)
+}

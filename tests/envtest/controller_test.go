@@ -1,0 +1,373 @@
+package envtest
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	. "github.com/onsi/gomega/gstruct"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+	"github.com/kontrail/kontrail/components/controller/controllers"
+)
+
+// The controller component against the real apiserver (with the apiserver
+// component's webhooks): allocation of VNIs, routing instances, route
+// targets, addresses and MACs, as the seed shows them.
+
+// network creates a Subnet and a VirtualNetwork on it, and removes both
+// after the spec.
+func network(name, cidr string) *corev1alpha1.VirtualNetwork {
+	GinkgoHelper()
+	sn := &corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name + "-v4",
+		Labels: map[string]string{corev1alpha1.LabelSubnetVirtualNetwork: name}},
+		Spec: corev1alpha1.SubnetSpec{CIDR: cidr}}
+	Expect(create(sn)).To(Succeed())
+	vn := &corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+		Spec: corev1alpha1.VirtualNetworkSpec{V4SubnetReference: &corev1alpha1.ResourceReference{Name: sn.Name}}}
+	Expect(create(vn)).To(Succeed())
+	return vn
+}
+
+// instanceIP is an InstanceIP on network vn, optionally asking for addr.
+func instanceIP(name string, vn *corev1alpha1.VirtualNetwork, addr string) *corev1alpha1.InstanceIP {
+	return &corev1alpha1.InstanceIP{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1alpha1.InstanceIPSpec{
+		InstanceIPAddress:       addr,
+		VirtualNetworkReference: corev1alpha1.ResourceReference{Namespace: vn.Namespace, Name: vn.Name},
+	}}
+}
+
+// get reads obj back.
+func get[T client.Object](obj T) T {
+	GinkgoHelper()
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	return obj
+}
+
+// stateOf reads an object's state and observation.
+func stateOf(obj client.Object) func() string {
+	return func() string {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err.Error()
+		}
+		var cs corev1alpha1.CommonStatus
+		switch o := obj.(type) {
+		case *corev1alpha1.VirtualNetwork:
+			cs = o.Status.CommonStatus
+		case *corev1alpha1.Subnet:
+			cs = o.Status.CommonStatus
+		case *corev1alpha1.RoutingInstance:
+			cs = o.Status.CommonStatus
+		case *corev1alpha1.InstanceIP:
+			cs = o.Status.CommonStatus
+		case *corev1alpha1.VirtualMachineInterface:
+			cs = o.Status.CommonStatus
+		case *corev1alpha1.RouteTarget:
+			cs = o.Status.CommonStatus
+		case *corev1alpha1.VirtualMachine:
+			cs = o.Status.CommonStatus
+		default:
+			Fail(fmt.Sprintf("stateOf does not know %T", obj))
+		}
+		return strings.TrimSpace(string(cs.State) + " " + cs.Observation)
+	}
+}
+
+// subnetUsage reads a Subnet's ipCount and allocationUsage.
+func subnetUsage(namespace, name string) func() string {
+	return func() string {
+		sn := &corev1alpha1.Subnet{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, sn); err != nil {
+			return err.Error()
+		}
+		return fmt.Sprintf("%d %s", sn.Status.IPCount, sn.Status.AllocationUsage)
+	}
+}
+
+// warningEvent finds a Warning event on obj with the reason.
+func warningEvent(obj client.Object, reason string) func() string {
+	return func() string {
+		var list eventsv1.EventList
+		if err := k8sClient.List(ctx, &list); err != nil {
+			return err.Error()
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Name == obj.GetName() && e.Regarding.UID == obj.GetUID() && e.Type == "Warning" && e.Reason == reason {
+				return e.Note
+			}
+		}
+		return ""
+	}
+}
+
+// createAll creates objects from several goroutines at once.
+func createAll[T client.Object](objs []T) {
+	GinkgoHelper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(objs))
+	for _, o := range objs {
+		wg.Go(func() { errs <- k8sClient.Create(ctx, o) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	DeferCleanup(func() {
+		for _, o := range objs {
+			Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, o))).To(Succeed())
+		}
+	})
+}
+
+// addresses waits until every InstanceIP succeeds and returns their addresses.
+func addresses(iips []*corev1alpha1.InstanceIP) []string {
+	GinkgoHelper()
+	var out []string
+	for _, iip := range iips {
+		Eventually(stateOf(iip)).Should(Equal("Success"), "InstanceIP %s", iip.Name)
+		Expect(iip.Annotations).To(HaveKeyWithValue(controllers.AnnotationAllocated, HaveSuffix("/"+iip.Spec.InstanceIPAddress)))
+		out = append(out, iip.Spec.InstanceIPAddress)
+	}
+	return out
+}
+
+func expectDistinctIn(addrs []string, cidr string) {
+	GinkgoHelper()
+	prefix := netip.MustParsePrefix(cidr)
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		Expect(seen).NotTo(HaveKey(a), "address %s handed out twice", a)
+		seen[a] = true
+		Expect(prefix.Contains(netip.MustParseAddr(a))).To(BeTrue(), "%s outside %s", a, cidr)
+	}
+}
+
+var _ = Describe("Controller", func() {
+	It("gives the seed's vn1 its VNI, routing instance, route targets and subnet usage, and removes them with it", func() {
+		sn := &corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "vn1-v4"},
+			Spec: corev1alpha1.SubnetSpec{CIDR: "172.16.10.0/24"}}
+		Expect(create(sn)).To(Succeed())
+		vn := &corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "vn1"},
+			Spec: corev1alpha1.VirtualNetworkSpec{
+				V4SubnetReference:     &corev1alpha1.ResourceReference{Name: "vn1-v4"},
+				RouteTargetList:       []corev1alpha1.RouteTargetString{"target:23:4561"},
+				ImportRouteTargetList: []corev1alpha1.RouteTargetString{"target:10.2.2.2:561"},
+				ExportRouteTargetList: []corev1alpha1.RouteTargetString{"target:10.1.1.1:561"},
+			}}
+		Expect(create(vn)).To(Succeed())
+
+		Eventually(stateOf(vn)).Should(Equal("Success"))
+		Expect(vn.Status.VirtualNetworkNetworkID).To(BeNumerically(">", 0))
+		Expect(vn.Status.IPFamilies).To(Equal("v4"))
+		Expect(vn.Finalizers).To(ConsistOf(controllers.FinalizerVNIDeallocation, controllers.FinalizerRouteTarget, controllers.FinalizerRoutingInstanceDeletion))
+
+		ri := &corev1alpha1.RoutingInstance{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "vn1"}}
+		Eventually(stateOf(ri)).Should(Equal("Success"))
+		Expect(metav1.IsControlledBy(ri, vn)).To(BeTrue())
+		Expect(ri.Spec.Parent).To(MatchFields(IgnoreExtras, Fields{"Kind": Equal("VirtualNetwork"), "Name": Equal("vn1"), "UID": Equal(vn.UID)}))
+		Expect(ri.Spec.FQName).To(Equal([]string{"default-domain", "default", "vn1", "vn1"}))
+		Expect(ri.Status.IsDefault).To(BeTrue())
+		Expect(ri.Status.DefaultRouteTarget).To(MatchRegexp(`^64512:80\d{5}$`))
+		Expect(ri.Finalizers).To(ConsistOf(controllers.FinalizerRouteTargetDeleteDefault, controllers.FinalizerRouteTargetNumberDeallocation))
+		directions := map[string]corev1alpha1.ImportExport{}
+		for _, ref := range ri.Spec.RouteTargetReferences {
+			directions[ref.Name] = ref.Attributes.ImportExport
+			Expect(ref.UID).NotTo(BeEmpty())
+		}
+		Expect(directions).To(Equal(map[string]corev1alpha1.ImportExport{
+			"target-10.1.1.1-561": "export", "target-10.2.2.2-561": "import", "target-23-4561": "",
+		}))
+
+		systemRT := &corev1alpha1.RouteTarget{ObjectMeta: metav1.ObjectMeta{Name: ri.Status.DefaultRouteTargetReference.Name}}
+		Expect(systemRT.Name).To(Equal("target-" + strings.ReplaceAll(ri.Status.DefaultRouteTarget, ":", "-")))
+		Expect(get(systemRT).Labels).To(HaveKeyWithValue("core.juniper.net/systemrt", "true"))
+		for _, name := range []string{"target-10.1.1.1-561", "target-10.2.2.2-561", "target-23-4561", systemRT.Name} {
+			Eventually(stateOf(&corev1alpha1.RouteTarget{ObjectMeta: metav1.ObjectMeta{Name: name}})).Should(Equal("Success"))
+		}
+
+		// network, gateway and broadcast: 3 of 256; the seed's pod makes it 4 and 1.56%.
+		Eventually(subnetUsage("default", "vn1-v4")).Should(Equal("3 1.17%"))
+		pod := instanceIP("contrail-k8s-kubemanager-mk-vn1-pod-f7921747", vn, "")
+		Expect(create(pod)).To(Succeed())
+		Expect(addresses([]*corev1alpha1.InstanceIP{pod})).To(Equal([]string{"172.16.10.2"}))
+		Expect(pod.Status.Network).To(Equal("default/vn1"))
+		Eventually(subnetUsage("default", "vn1-v4")).Should(Equal("4 1.56%"))
+
+		// Deleting the network removes its routing instance and system route target.
+		Expect(k8sClient.Delete(ctx, pod)).To(Succeed())
+		Eventually(subnetUsage("default", "vn1-v4")).Should(Equal("3 1.17%"))
+		Expect(k8sClient.Delete(ctx, vn)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(ri), ri)) }).Should(BeTrue())
+		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(systemRT), systemRT)) }).Should(BeTrue())
+		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(vn), vn)) }).Should(BeTrue())
+	})
+
+	It("gives 200 InstanceIPs created at once 200 distinct addresses, and reuses a released one", func() {
+		vn := network("burst", "10.20.0.0/24")
+		iips := make([]*corev1alpha1.InstanceIP, 200)
+		for i := range iips {
+			iips[i] = instanceIP(fmt.Sprintf("burst-%03d", i), vn, "")
+		}
+		createAll(iips)
+		addrs := addresses(iips)
+		expectDistinctIn(addrs, "10.20.0.0/24")
+		Eventually(subnetUsage("default", "burst-v4")).Should(HavePrefix("203 "))
+
+		freed := iips[17].Spec.InstanceIPAddress
+		Expect(k8sClient.Delete(ctx, iips[17])).To(Succeed())
+		Eventually(subnetUsage("default", "burst-v4")).Should(HavePrefix("202 "))
+		again := instanceIP("burst-again", vn, freed)
+		Expect(create(again)).To(Succeed())
+		Expect(addresses([]*corev1alpha1.InstanceIP{again})).To(Equal([]string{freed}))
+	})
+
+	It("never hands out an address twice nor loses one when stopped in the middle of a burst", func() {
+		vn := network("restart", "10.30.0.0/24")
+		iips := make([]*corev1alpha1.InstanceIP, 150)
+		for i := range iips {
+			iips[i] = instanceIP(fmt.Sprintf("restart-%03d", i), vn, "")
+		}
+		createAll(iips)
+		// Stop the controller once some, not all, have their address.
+		succeeded := func() int {
+			n := 0
+			for _, iip := range iips {
+				if stateOf(iip)() == "Success" {
+					n++
+				}
+			}
+			return n
+		}
+		Eventually(succeeded).WithPolling(5 * time.Millisecond).Should(BeNumerically(">=", 10))
+		stopController()
+		Expect(succeeded()).To(BeNumerically("<", len(iips)), "the controller finished before it was stopped: the spec tests no restart")
+		stopController = startController()
+
+		addrs := addresses(iips)
+		expectDistinctIn(addrs, "10.30.0.0/24")
+		Eventually(subnetUsage("default", "restart-v4")).Should(HavePrefix("153 "))
+
+		// The restarted controller knows every address: a static request for
+		// a held one fails, and deleting them all frees them all.
+		taken := instanceIP("restart-taken", vn, addrs[0])
+		Expect(create(taken)).To(Succeed())
+		Eventually(stateOf(taken)).Should(Equal("Failure requested address " + addrs[0] + " is taken by InstanceIP " + iips[0].Name))
+		for _, iip := range iips {
+			Expect(k8sClient.Delete(ctx, iip)).To(Succeed())
+		}
+		Eventually(subnetUsage("default", "restart-v4")).Should(HavePrefix("4 ")) // the now free static one took its address
+		Eventually(stateOf(taken)).Should(Equal("Success"))
+	})
+
+	It("fails the InstanceIPs beyond a /29 cleanly and gives them addresses once some are freed", func() {
+		vn := network("small", "10.40.0.0/29")
+		iips := make([]*corev1alpha1.InstanceIP, 7)
+		for i := range iips {
+			iips[i] = instanceIP(fmt.Sprintf("small-%d", i), vn, "")
+		}
+		createAll(iips)
+		var ok, failed []*corev1alpha1.InstanceIP
+		Eventually(func() int {
+			ok, failed = nil, nil
+			for _, iip := range iips {
+				switch s := stateOf(iip)(); {
+				case s == "Success":
+					ok = append(ok, iip)
+				case strings.HasPrefix(s, "Failure"):
+					failed = append(failed, iip)
+				}
+			}
+			return len(ok)*10 + len(failed)
+		}).Should(Equal(52), "5 succeed (8 - network, gateway, broadcast), 2 fail")
+		for _, iip := range failed {
+			Expect(stateOf(iip)()).To(Equal("Failure Subnet default/small-v4 (10.40.0.0/29) is exhausted: all 8 of its addresses are in use; this InstanceIP gets one when one is freed"))
+			Expect(iip.Spec.InstanceIPAddress).To(BeEmpty(), "a failed InstanceIP holds no address")
+			Eventually(warningEvent(iip, controllers.ReasonSubnetExhausted)).Should(ContainSubstring("is exhausted"))
+		}
+		Eventually(subnetUsage("default", "small-v4")).Should(Equal("8 100.00%"))
+
+		Expect(k8sClient.Delete(ctx, ok[0])).To(Succeed())
+		Expect(k8sClient.Delete(ctx, ok[1])).To(Succeed())
+		expectDistinctIn(addresses(append(ok[2:], failed...)), "10.40.0.0/29")
+	})
+
+	Context("bad input", func() {
+		var vn *corev1alpha1.VirtualNetwork
+		BeforeEach(func() { vn = network(uniqueName("bad"), "10.50.0.0/24") })
+
+		It("fails a static address another InstanceIP holds, holding nothing for it", func() {
+			first := instanceIP(uniqueName("first"), vn, "10.50.0.10")
+			Expect(create(first)).To(Succeed())
+			Eventually(stateOf(first)).Should(Equal("Success"))
+			Eventually(subnetUsage("default", vn.Name+"-v4")).Should(HavePrefix("4 "))
+
+			second := instanceIP(uniqueName("second"), vn, "10.50.0.10")
+			Expect(create(second)).To(Succeed())
+			Eventually(stateOf(second)).Should(Equal("Failure requested address 10.50.0.10 is taken by InstanceIP " + first.Name))
+			Eventually(warningEvent(second, controllers.ReasonAddressTaken)).Should(ContainSubstring("is taken by InstanceIP " + first.Name))
+			Consistently(subnetUsage("default", vn.Name+"-v4"), "1s").Should(HavePrefix("4 "))
+		})
+
+		It("fails a static address outside the network's subnet", func() {
+			// Made before its network exists, so admission cannot check it.
+			later := &corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: uniqueName("later")}}
+			iip := instanceIP(uniqueName("outside"), later, "10.99.0.5")
+			Expect(create(iip)).To(Succeed())
+			Eventually(stateOf(iip)).Should(Equal("Failure VirtualNetwork default/" + later.Name + " not found"))
+			network(later.Name, "10.60.0.0/24")
+			Eventually(stateOf(iip)).Should(Equal("Failure requested address 10.99.0.5 cannot be allocated from Subnet default/" +
+				later.Name + "-v4 (10.60.0.0/24): 10.99.0.5 is outside subnet 10.60.0.0/24"))
+			Eventually(warningEvent(iip, controllers.ReasonAddressOutside)).Should(ContainSubstring("is outside subnet"))
+		})
+
+		It("fails a network whose Subnet does not exist, and recovers when it appears", func() {
+			missing := &corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: uniqueName("nosubnet")},
+				Spec: corev1alpha1.VirtualNetworkSpec{V4SubnetReference: &corev1alpha1.ResourceReference{Name: "not-there"}}}
+			Expect(create(missing)).To(Succeed())
+			Eventually(stateOf(missing)).Should(Equal("Failure Subnet default/not-there (v4SubnetReference) not found"))
+			Eventually(warningEvent(missing, controllers.ReasonSubnetNotFound)).Should(ContainSubstring("not-there"))
+			Expect(create(&corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "not-there"},
+				Spec: corev1alpha1.SubnetSpec{CIDR: "10.70.0.0/24"}})).To(Succeed())
+			Eventually(stateOf(missing)).Should(Equal("Success"))
+		})
+
+		It("fails a multicast MAC and a MAC another interface holds, and allocates one otherwise", func() {
+			vmi := func(mac string) *corev1alpha1.VirtualMachineInterface {
+				o := &corev1alpha1.VirtualMachineInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: uniqueName("vmi")},
+					Spec: corev1alpha1.VirtualMachineInterfaceSpec{VirtualNetworkReference: corev1alpha1.ResourceReference{Name: vn.Name}}}
+				if mac != "" {
+					o.Spec.VirtualMachineInterfaceMacAddresses.MACAddress = []corev1alpha1.MACAddress{corev1alpha1.MACAddress(mac)}
+				}
+				return o
+			}
+			allocated := vmi("")
+			Expect(create(allocated)).To(Succeed())
+			Eventually(stateOf(allocated)).Should(Equal("Success"))
+			mac := string(allocated.Spec.VirtualMachineInterfaceMacAddresses.MACAddress[0])
+			Expect(mac).To(MatchRegexp(`^02(:[0-9a-f]{2}){5}$`))
+
+			multicast := vmi("01:00:5e:00:00:fb")
+			Expect(create(multicast)).To(Succeed())
+			Eventually(stateOf(multicast)).Should(ContainSubstring("Failure requested MAC: 01:00:5e:00:00:fb is a multicast MAC"))
+			Eventually(warningEvent(multicast, controllers.ReasonInvalidMAC)).Should(ContainSubstring("multicast"))
+
+			dup := vmi(mac)
+			Expect(create(dup)).To(Succeed())
+			Eventually(stateOf(dup)).Should(Equal(fmt.Sprintf("Failure requested MAC %s is taken by VirtualMachineInterface default/%s", mac, allocated.Name)))
+			Eventually(warningEvent(dup, controllers.ReasonMACTaken)).Should(ContainSubstring("is taken"))
+
+			seed := vmi("02:21:0f:f6:47:fc")
+			Expect(create(seed)).To(Succeed())
+			Eventually(stateOf(seed)).Should(Equal("Success"))
+		})
+	})
+})
