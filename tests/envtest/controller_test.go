@@ -239,9 +239,11 @@ var _ = Describe("Controller", func() {
 		createAll(iips)
 		// Stop the controller once some, not all, have their address.
 		succeeded := func() int {
+			var list corev1alpha1.InstanceIPList
+			Expect(k8sClient.List(ctx, &list)).To(Succeed())
 			n := 0
-			for _, iip := range iips {
-				if stateOf(iip)() == "Success" {
+			for _, iip := range list.Items {
+				if strings.HasPrefix(iip.Name, "restart-") && iip.Status.State == corev1alpha1.StateSuccess {
 					n++
 				}
 			}
@@ -249,8 +251,10 @@ var _ = Describe("Controller", func() {
 		}
 		Eventually(succeeded).WithPolling(5 * time.Millisecond).Should(BeNumerically(">=", 10))
 		stopController()
-		Expect(succeeded()).To(BeNumerically("<", len(iips)), "the controller finished before it was stopped: the spec tests no restart")
+		atStop := succeeded()
 		stopController = startController()
+		Expect(atStop).To(BeNumerically("<", len(iips)), "the controller finished before it was stopped: the spec tests no restart")
+		GinkgoWriter.Printf("controller stopped with %d of %d InstanceIPs allocated\n", atStop, len(iips))
 
 		addrs := addresses(iips)
 		expectDistinctIn(addrs, "10.30.0.0/24")
@@ -369,5 +373,86 @@ var _ = Describe("Controller", func() {
 			Expect(create(seed)).To(Succeed())
 			Eventually(stateOf(seed)).Should(Equal("Success"))
 		})
+	})
+})
+
+// vnrRouteTargets reads the route targets a router wrote into a network's
+// routing instance, as "<name>:<importExport>".
+func vnrRouteTargets(network, router string) func() []string {
+	return func() []string {
+		ri := &corev1alpha1.RoutingInstance{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "default", Name: network}, ri); err != nil {
+			return []string{err.Error()}
+		}
+		var out []string
+		for _, ref := range ri.Status.VirtualNetworkRouterRouteTargetReferences["default/"+router] {
+			out = append(out, ref.Name+":"+string(ref.Attributes.ImportExport))
+		}
+		return out
+	}
+}
+
+// labelled creates a network carrying labels.
+func labelled(name, cidr string, lbls map[string]string) *corev1alpha1.VirtualNetwork {
+	GinkgoHelper()
+	vn := network(name, cidr)
+	Expect(update(vn, func(vn *corev1alpha1.VirtualNetwork) { vn.Labels = lbls })).To(Succeed())
+	return vn
+}
+
+var _ = Describe("VirtualNetworkRouter", func() {
+	rtName := func(vnr *corev1alpha1.VirtualNetworkRouter) string {
+		Eventually(func() string { return string(get(vnr).Status.RouteTarget) }).ShouldNot(BeEmpty())
+		v, err := corev1alpha1.ParseRouteTarget(string(vnr.Status.RouteTarget))
+		Expect(err).NotTo(HaveOccurred())
+		return v.ObjectName()
+	}
+
+	It("mesh: the selected networks import and export one route target, and lose it when they leave", func() {
+		red := labelled("mesh-red", "10.81.0.0/24", map[string]string{"web": "mesh"})
+		blue := labelled("mesh-blue", "10.82.0.0/24", map[string]string{"web": "mesh"})
+		labelled("mesh-green", "10.83.0.0/24", map[string]string{"web": "other"})
+		vnr := &corev1alpha1.VirtualNetworkRouter{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web-mesh"},
+			Spec: corev1alpha1.VirtualNetworkRouterSpec{Type: corev1alpha1.VirtualNetworkRouterMesh,
+				VirtualNetworkSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"web": "mesh"}}}}
+		Expect(create(vnr)).To(Succeed())
+		rt := rtName(vnr)
+		Eventually(vnrRouteTargets("mesh-red", "web-mesh")).Should(Equal([]string{rt + ":"}))
+		Eventually(vnrRouteTargets("mesh-blue", "web-mesh")).Should(Equal([]string{rt + ":"}))
+		Consistently(vnrRouteTargets("mesh-green", "web-mesh"), "500ms").Should(BeEmpty())
+		Eventually(func() []string { return get(vnr).Status.VirtualNetworks }).Should(Equal([]string{"default/mesh-blue", "default/mesh-red"}))
+
+		Expect(update(blue, func(vn *corev1alpha1.VirtualNetwork) { vn.Labels = nil })).To(Succeed())
+		Eventually(vnrRouteTargets("mesh-blue", "web-mesh")).Should(BeEmpty())
+		Expect(vnrRouteTargets("mesh-red", "web-mesh")()).To(Equal([]string{rt + ":"}))
+
+		Expect(k8sClient.Delete(ctx, vnr)).To(Succeed())
+		Eventually(vnrRouteTargets("mesh-red", "web-mesh")).Should(BeEmpty())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: rt}, &corev1alpha1.RouteTarget{}))
+		}).Should(BeTrue())
+		_ = red
+	})
+
+	It("hub and spoke: hubs export theirs and import the spokes', spokes the other way round", func() {
+		labelled("hs-hub", "10.84.0.0/24", map[string]string{"role": "hub"})
+		labelled("hs-spoke", "10.85.0.0/24", map[string]string{"role": "spoke"})
+		hub := &corev1alpha1.VirtualNetworkRouter{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "hub",
+			Labels: map[string]string{"vnr": "hub"}},
+			Spec: corev1alpha1.VirtualNetworkRouterSpec{Type: corev1alpha1.VirtualNetworkRouterHub,
+				VirtualNetworkSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"role": "hub"}},
+				Import: corev1alpha1.VirtualNetworkRouterImport{VirtualNetworkRouters: []corev1alpha1.ImportedVirtualNetworkRouter{{
+					VirtualNetworkRouterSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"vnr": "spoke"}}}}}}}
+		spoke := &corev1alpha1.VirtualNetworkRouter{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "spoke",
+			Labels: map[string]string{"vnr": "spoke"}},
+			Spec: corev1alpha1.VirtualNetworkRouterSpec{Type: corev1alpha1.VirtualNetworkRouterSpoke,
+				VirtualNetworkSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"role": "spoke"}},
+				Import: corev1alpha1.VirtualNetworkRouterImport{VirtualNetworkRouters: []corev1alpha1.ImportedVirtualNetworkRouter{{
+					VirtualNetworkRouterSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"vnr": "hub"}}}}}}}
+		Expect(create(hub)).To(Succeed())
+		Expect(create(spoke)).To(Succeed())
+		h, s := rtName(hub), rtName(spoke)
+		Eventually(vnrRouteTargets("hs-hub", "hub")).Should(Equal([]string{h + ":export", s + ":import"}))
+		Eventually(vnrRouteTargets("hs-spoke", "spoke")).Should(Equal([]string{s + ":export", h + ":import"}))
 	})
 })

@@ -56,6 +56,16 @@ type VirtualNetworkRouterSpec struct {
 // VirtualNetworkRouterStatus is the observed state of a VirtualNetworkRouter.
 type VirtualNetworkRouterStatus struct {
 	CommonStatus `json:",inline"`
+
+	// RouteTarget is the route target the controller allocated for the
+	// router: its networks export it, and the networks of routers that
+	// import this one import it.
+	// +optional
+	RouteTarget RouteTargetString `json:"routeTarget,omitempty"`
+
+	// VirtualNetworks are the networks the router selects, as <namespace>/<name>.
+	// +optional
+	VirtualNetworks []string `json:"virtualNetworks,omitempty"`
 }
 
 // VirtualNetworkRouter establishes connectivity between two or more

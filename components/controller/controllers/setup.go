@@ -16,7 +16,12 @@ const (
 	indexVNSubnets = "spec.subnetReferences.name"
 	// indexInstanceIPNetwork: an InstanceIP by its network, <namespace>/<name>.
 	indexInstanceIPNetwork = "spec.virtualNetworkReference"
+	// indexRoutingInstanceVNRs: a RoutingInstance by the routers that wrote
+	// route targets into it, <namespace>/<name>.
+	indexRoutingInstanceVNRs = "status.virtualNetworkRouterRouteTargetReferences"
 )
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Options are the controller's settings.
 type Options struct {
@@ -49,6 +54,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		return nil, fmt.Errorf("failed to index InstanceIPs by network: %w", err)
 	}
 
+	if err := indexer.IndexField(ctx, &corev1alpha1.RoutingInstance{}, indexRoutingInstanceVNRs, func(obj client.Object) []string {
+		refs := obj.(*corev1alpha1.RoutingInstance).Status.VirtualNetworkRouterRouteTargetReferences
+		keys := make([]string, 0, len(refs))
+		for k := range refs {
+			keys = append(keys, k)
+		}
+		return keys
+	}); err != nil {
+		return nil, fmt.Errorf("failed to index RoutingInstances by router: %w", err)
+	}
+
 	state := NewState()
 	recorder := mgr.GetEventRecorder("contrail-controller")
 	c := mgr.GetClient()
@@ -60,6 +76,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		&SubnetReconciler{Client: c, State: state, Recorder: recorder},
 		&InstanceIPReconciler{Client: c, State: state, Recorder: recorder},
 		&VirtualMachineInterfaceReconciler{Client: c, State: state, Recorder: recorder},
+		&VirtualNetworkRouterReconciler{Client: c, State: state, Recorder: recorder, AutonomousSystem: opts.AutonomousSystem},
 		newStateReconciler("virtualmachine", c, func() *corev1alpha1.VirtualMachine { return &corev1alpha1.VirtualMachine{} },
 			func(o *corev1alpha1.VirtualMachine) *corev1alpha1.CommonStatus { return &o.Status.CommonStatus }),
 		newStateReconciler("routetarget", c, func() *corev1alpha1.RouteTarget { return &corev1alpha1.RouteTarget{} },

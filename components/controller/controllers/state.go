@@ -166,6 +166,18 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 		}
 	}
 
+	var vnrs corev1alpha1.VirtualNetworkRouterList
+	if err := c.List(ctx, &vnrs); err != nil {
+		return fmt.Errorf("failed to list VirtualNetworkRouters: %w", err)
+	}
+	for _, vnr := range vnrs.Items {
+		if n, ok := vnrRouteTargetNumber(vnr.Status.RouteTarget); ok {
+			if err := s.RouteTargets.Reserve(n, vnr.UID); err != nil {
+				log.Error(err, "VirtualNetworkRouter holds a route target that cannot be reserved", "virtualnetworkrouter", client.ObjectKeyFromObject(&vnr))
+			}
+		}
+	}
+
 	var subnets corev1alpha1.SubnetList
 	if err := c.List(ctx, &subnets); err != nil {
 		return fmt.Errorf("failed to list Subnets: %w", err)
