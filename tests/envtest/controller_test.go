@@ -207,7 +207,9 @@ var _ = Describe("Controller", func() {
 		Eventually(subnetUsage("default", "vn1-v4")).Should(Equal("3 1.17%"))
 		Expect(k8sClient.Delete(ctx, vn)).To(Succeed())
 		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(ri), ri)) }).Should(BeTrue())
-		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(systemRT), systemRT)) }).Should(BeTrue())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(systemRT), systemRT))
+		}).Should(BeTrue())
 		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(vn), vn)) }).Should(BeTrue())
 	})
 

@@ -18,7 +18,7 @@ import (
 // The finalizers CN2 puts on a RoutingInstance: its system route target is
 // deleted and its number goes back to the pool before it goes.
 const (
-	FinalizerRouteTargetDeleteDefault     = "route-target-delete-default.finalizers.core.juniper.net"
+	FinalizerRouteTargetDeleteDefault      = "route-target-delete-default.finalizers.core.juniper.net"
 	FinalizerRouteTargetNumberDeallocation = "route-target-number-deallocation.finalizers.core.juniper.net"
 )
 
