@@ -20,14 +20,14 @@ import (
 // apiserver as a cluster admin, as a user at a terminal would.
 func kubectl(args ...string) string {
 	GinkgoHelper()
-	user, err := testEnv.AddUser(envtest.User{Name: "kubectl-user", Groups: []string{"system:masters"}}, cfg)
+	user, err := env.Environment.AddUser(envtest.User{Name: "kubectl-user", Groups: []string{"system:masters"}}, cfg)
 	Expect(err).NotTo(HaveOccurred())
 	kubeconfig, err := user.KubeConfig()
 	Expect(err).NotTo(HaveOccurred())
 	path := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
 	Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
 
-	cmd := exec.Command(filepath.Join(binaryAssetsDirectory(filepath.Join("..", "..")), "kubectl"), args...)
+	cmd := exec.Command(filepath.Join(env.BinDir(), "kubectl"), args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+path)
 	out, err := cmd.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "kubectl %s: %s", strings.Join(args, " "), out)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -54,9 +55,6 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		return ctrl.Result{}, removeFinalizers(ctx, r.Client, iip, FinalizerInstanceIP)
 	}
-	if err := addFinalizers(ctx, r.Client, iip, FinalizerInstanceIP); err != nil {
-		return ctrl.Result{}, err
-	}
 	before := deepCopy(iip)
 	network := iip.Spec.VirtualNetworkReference.Namespace + "/" + iip.Spec.VirtualNetworkReference.Name
 
@@ -78,14 +76,18 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	r.State.nameOwner(iip.UID, "InstanceIP "+iip.Name)
 
-	// Persist the address and the record of its allocation in one write:
-	// a restarted controller reserves exactly what objects record.
-	if record := allocatedAddress(sn.Name, addr); iip.Spec.InstanceIPAddress != addr.String() || iip.Annotations[AnnotationAllocated] != record {
+	// Persist the address, the record of its allocation and the finalizer
+	// that returns it in one write: a restarted controller reserves exactly
+	// what objects record, and an InstanceIP that holds nothing needs no
+	// finalizer.
+	record := allocatedAddress(sn.Name, addr)
+	if iip.Spec.InstanceIPAddress != addr.String() || iip.Annotations[AnnotationAllocated] != record || !controllerutil.ContainsFinalizer(iip, FinalizerInstanceIP) {
 		if iip.Annotations == nil {
 			iip.Annotations = map[string]string{}
 		}
 		iip.Annotations[AnnotationAllocated] = record
 		iip.Spec.InstanceIPAddress = addr.String()
+		controllerutil.AddFinalizer(iip, FinalizerInstanceIP)
 		if err := r.Patch(ctx, iip, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			if apierrors.IsNotFound(err) {
 				r.State.ReleaseAddress(iip.UID)

@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	"github.com/kontrail/kontrail/components/controller/allocator"
@@ -43,9 +44,6 @@ func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req c
 		r.State.MACs.Release(vmi.UID)
 		return ctrl.Result{}, removeFinalizers(ctx, r.Client, vmi, FinalizerMACDeallocation)
 	}
-	if err := addFinalizers(ctx, r.Client, vmi, FinalizerMACDeallocation); err != nil {
-		return ctrl.Result{}, err
-	}
 	before := deepCopy(vmi)
 	name := "VirtualMachineInterface " + vmi.Namespace + "/" + vmi.Name
 
@@ -70,11 +68,14 @@ func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req c
 	}
 	r.State.nameOwner(vmi.UID, name)
 
-	if vmi.Annotations[AnnotationAllocated] != mac || len(requested) == 0 {
+	// The MAC, the record of its allocation and the finalizer that returns
+	// it, in one write.
+	if vmi.Annotations[AnnotationAllocated] != mac || len(requested) == 0 || !controllerutil.ContainsFinalizer(vmi, FinalizerMACDeallocation) {
 		if vmi.Annotations == nil {
 			vmi.Annotations = map[string]string{}
 		}
 		vmi.Annotations[AnnotationAllocated] = mac
+		controllerutil.AddFinalizer(vmi, FinalizerMACDeallocation)
 		vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress = []corev1alpha1.MACAddress{corev1alpha1.MACAddress(mac)}
 		if err := r.Patch(ctx, vmi, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			if apierrors.IsNotFound(err) {
