@@ -10,9 +10,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	. "github.com/onsi/gomega/gstruct"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
@@ -456,5 +459,57 @@ var _ = Describe("VirtualNetworkRouter", func() {
 		h, s := rtName(hub), rtName(spoke)
 		Eventually(vnrRouteTargets("hs-hub", "hub")).Should(Equal([]string{h + ":export", s + ":import"}))
 		Eventually(vnrRouteTargets("hs-spoke", "spoke")).Should(Equal([]string{s + ":export", h + ":import"}))
+	})
+})
+
+var _ = Describe("Controller replicas", func() {
+	It("elect one leader, and the next leader never hands out an address twice", func() {
+		stopController()
+		DeferCleanup(func() { stopController = startController() })
+		const lease = "kontrail-controller-envtest"
+		elected := func(o *ctrl.Options) {
+			o.LeaderElection = true
+			o.LeaderElectionID = lease
+			o.LeaderElectionNamespace = "default"
+			o.LeaderElectionReleaseOnCancel = true
+			o.LeaseDuration = ptr.To(3 * time.Second)
+			o.RenewDeadline = ptr.To(2 * time.Second)
+			o.RetryPeriod = ptr.To(200 * time.Millisecond)
+		}
+		start := func() func() error {
+			stop, err := env.StartController(ctx, controllers.Options{AutonomousSystem: 64512, Workers: 8}, elected)
+			Expect(err).NotTo(HaveOccurred())
+			return stop
+		}
+		holder := func() string {
+			l := &coordinationv1.Lease{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: "default", Name: lease}, l); err != nil || l.Spec.HolderIdentity == nil {
+				return ""
+			}
+			return *l.Spec.HolderIdentity
+		}
+
+		stopFirst := start()
+		Eventually(holder).ShouldNot(BeEmpty())
+		first := holder()
+		stopSecond := start() // waits: the first holds the lease
+		DeferCleanup(func() { Expect(stopSecond()).To(Succeed()) })
+
+		vn := network("replicas", "10.90.0.0/24")
+		batch := func(prefix string) []*corev1alpha1.InstanceIP {
+			iips := make([]*corev1alpha1.InstanceIP, 40)
+			for i := range iips {
+				iips[i] = instanceIP(fmt.Sprintf("%s-%02d", prefix, i), vn, "")
+			}
+			createAll(iips)
+			return iips
+		}
+		before := addresses(batch("replicas-a"))
+
+		Expect(stopFirst()).To(Succeed())
+		Eventually(holder).ShouldNot(Or(BeEmpty(), Equal(first)), "the second replica took over")
+		after := addresses(batch("replicas-b"))
+		expectDistinctIn(append(before, after...), "10.90.0.0/24")
+		Eventually(subnetUsage("default", "replicas-v4")).Should(HavePrefix("83 "))
 	})
 })

@@ -132,9 +132,14 @@ func (e *Env) StartWebhookServer(ctx context.Context) (func() error, error) {
 }
 
 // StartController runs the controller component's reconcilers, as the
-// kontrail-controller binary does.
-func (e *Env) StartController(ctx context.Context, opts controllers.Options) (func() error, error) {
-	mgr, err := e.newManager(ctrl.Options{})
+// kontrail-controller binary does; configure adjusts the manager (leader
+// election, say).
+func (e *Env) StartController(ctx context.Context, opts controllers.Options, configure ...func(*ctrl.Options)) (func() error, error) {
+	var mgrOpts ctrl.Options
+	for _, c := range configure {
+		c(&mgrOpts)
+	}
+	mgr, err := e.newManager(mgrOpts)
 	if err != nil {
 		return nil, err
 	}
