@@ -277,6 +277,25 @@ var _ = Describe("Controller", func() {
 		Eventually(stateOf(taken)).Should(Equal("Success"))
 	})
 
+	It("allocates IPv6 addresses from a network's v6 subnet", func() {
+		sn := &corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "dual-v6"},
+			Spec: corev1alpha1.SubnetSpec{CIDR: "fd00:10::/64"}}
+		Expect(create(sn)).To(Succeed())
+		vn := network("dual", "10.45.0.0/24")
+		Expect(update(vn, func(vn *corev1alpha1.VirtualNetwork) {
+			vn.Spec.V6SubnetReference = &corev1alpha1.ResourceReference{Name: "dual-v6"}
+		})).To(Succeed())
+		Eventually(func() string { return get(vn).Status.IPFamilies }).Should(Equal("v4,v6"))
+
+		v4 := instanceIP("dual-pod-v4", vn, "")
+		v6 := instanceIP("dual-pod-v6", vn, "")
+		v6.Spec.InstanceIPFamily = corev1alpha1.IPFamilyV6
+		Expect(create(v4)).To(Succeed())
+		Expect(create(v6)).To(Succeed())
+		Expect(addresses([]*corev1alpha1.InstanceIP{v4, v6})).To(Equal([]string{"10.45.0.2", "fd00:10::2"}))
+		Eventually(subnetUsage("default", "dual-v6")).Should(Equal("3 0.00%"))
+	})
+
 	It("fails the InstanceIPs beyond a /29 cleanly and gives them addresses once some are freed", func() {
 		vn := network("small", "10.40.0.0/29")
 		iips := make([]*corev1alpha1.InstanceIP, 7)
