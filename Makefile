@@ -54,9 +54,12 @@ manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests from the 
 generate: controller-gen ## Generate DeepCopy methods for the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
-.PHONY: verify
-verify: manifests generate ## Fail when generated files, go.mod/go.sum or formatting differ from what the tools produce.
+.PHONY: tidy
+tidy: ## Tidy every module's go.mod and go.sum (each must build without the workspace).
 	@for m in $(MODULES) hack/k8s-binaries hack/etcd-binary; do (cd $$m && GOWORK=off go mod tidy); done
+
+.PHONY: verify
+verify: manifests generate tidy ## Fail when generated files, go.mod/go.sum or formatting differ from what the tools produce.
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		git status --porcelain; git --no-pager diff --stat; \
 		echo "generated files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit the result"; exit 1; fi
