@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kontrail/kontrail/components/controller/controllers"
+	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
 	"github.com/kontrail/kontrail/tests/internal/testenv"
 )
 
@@ -31,9 +32,25 @@ var (
 
 	// stopController stops the controller the suite runs; specs that
 	// restart it replace it.
-	stopController func()
-	stopWebhooks   func() error
+	stopController  func()
+	stopKubemanager func()
+	stopWebhooks    func() error
 )
+
+// kubemanagerConfig is the suite's kubemanager: the seed's cluster name.
+func kubemanagerConfig() kubemanager.Config {
+	return kubemanager.Config{ClusterName: "contrail-k8s-kubemanager-mk", PodNetwork: "default-podnetwork",
+		ServiceNetwork: "default-servicenetwork", EnableNAD: true, PodV4Subnet: "10.244.0.0/16",
+		ServiceV4Subnet: "10.96.0.0/12", Workers: 8}
+}
+
+// startKubemanager runs kubemanager with cfg and returns a function that
+// stops it and waits until it has.
+func startKubemanager(cfg kubemanager.Config) func() {
+	stop, err := env.StartKubemanager(ctx, cfg)
+	Expect(err).NotTo(HaveOccurred())
+	return func() { Expect(stop()).To(Succeed()) }
+}
 
 func TestEnvtest(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -52,6 +69,7 @@ var _ = BeforeSuite(func() {
 	stopWebhooks, err = env.StartWebhookServer(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	stopController = startController()
+	stopKubemanager = startKubemanager(kubemanagerConfig())
 
 	SetDefaultEventuallyTimeout(60 * time.Second)
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
@@ -66,6 +84,9 @@ func startController() func() {
 }
 
 var _ = AfterSuite(func() {
+	if stopKubemanager != nil {
+		stopKubemanager()
+	}
 	if stopController != nil {
 		stopController()
 	}

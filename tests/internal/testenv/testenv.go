@@ -26,6 +26,7 @@ import (
 
 	apiwebhook "github.com/kontrail/kontrail/components/apiserver/webhook"
 	"github.com/kontrail/kontrail/components/controller/controllers"
+	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
 	"github.com/kontrail/kontrail/pkg/component"
 )
 
@@ -45,6 +46,9 @@ func Start(repoRoot string) (*Env, error) {
 		return nil, err
 	}
 	e := &Env{RepoRoot: root, Scheme: component.Scheme()}
+	if err := kubemanager.AddToScheme(e.Scheme); err != nil {
+		return nil, err
+	}
 	e.Environment = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
@@ -144,6 +148,19 @@ func (e *Env) StartController(ctx context.Context, opts controllers.Options, con
 		return nil, err
 	}
 	if _, err := controllers.Setup(ctx, mgr, opts); err != nil {
+		return nil, err
+	}
+	return run(ctx, mgr), nil
+}
+
+// StartKubemanager runs the kubemanager component's reconcilers, as the
+// kontrail-kubemanager binary does.
+func (e *Env) StartKubemanager(ctx context.Context, cfg kubemanager.Config) (func() error, error) {
+	mgr, err := e.newManager(ctrl.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := kubemanager.Setup(ctx, mgr, &cfg); err != nil {
 		return nil, err
 	}
 	return run(ctx, mgr), nil

@@ -1,8 +1,24 @@
-// Command kontrail-kubemanager runs the Kontrail kubemanager: NetworkAttachmentDefinitions and pods to Contrail objects.
+// Command kontrail-kubemanager turns Kubernetes objects into Contrail ones:
+// NetworkAttachmentDefinitions into VirtualNetworks, pods into
+// VirtualMachines, interfaces and addresses, with their network-status.
 package main
 
-import "github.com/kontrail/kontrail/pkg/component"
+import (
+	"context"
+	"flag"
+
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
+	"github.com/kontrail/kontrail/pkg/component"
+)
 
 func main() {
-	component.Main("kontrail-kubemanager", "Runs the Kontrail kubemanager: NetworkAttachmentDefinitions and pods to Contrail objects.", nil)
+	var cfg kubemanager.Config
+	cfg.BindFlags(flag.CommandLine)
+	component.Main("kontrail-kubemanager",
+		"Turns NetworkAttachmentDefinitions into VirtualNetworks and pods into VirtualMachines,\ninterfaces and addresses, and writes the pods' network-status. Every flag\ndefaults to the KUBEMANAGER_* environment variable named in its help.",
+		func(mgr manager.Manager) error {
+			return kubemanager.Setup(context.Background(), mgr, &cfg)
+		})
 }

@@ -1,0 +1,417 @@
+package kubemanager
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+)
+
+// Annotations and labels kubemanager writes for pods.
+const (
+	// AnnotationVMUUID, on a pod, is the UID of its VirtualMachine.
+	AnnotationVMUUID = "kube-manager.juniper.net/vm-uuid"
+	// AnnotationAppliedNetworks, on a VirtualMachine, is the pod's networks
+	// annotation its interfaces were made from: interfaces are not added or
+	// removed on a running pod.
+	AnnotationAppliedNetworks = "kube-manager.juniper.net/applied-networks"
+	// Labels on every object made for a pod: which pod, by UID, so that a
+	// pod deleted and recreated with the same name never inherits the old
+	// one's interfaces or addresses.
+	LabelPodUID = "kube-manager.juniper.net/pod-uid"
+	// AnnotationPod names the pod, <namespace>/<name> (too long for a label).
+	AnnotationPod = "kube-manager.juniper.net/pod"
+
+	// indexPod: a VirtualMachine, VirtualMachineInterface or InstanceIP by
+	// its pod, <namespace>/<name>.
+	indexPod = "metadata.annotations.pod"
+)
+
+// PodReconciler gives every pod (not on the host network) a VirtualMachine,
+// one VirtualMachineInterface per network (eth0 on the default pod network,
+// then one per selection element) and InstanceIPs for them, and writes the
+// pod's k8s.v1.cni.cncf.io/network-status once the controller has
+// allocated every address and MAC.
+type PodReconciler struct {
+	client.Client
+	Config   *Config
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines;virtualmachineinterfaces;instanceips,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=k8s.cni.cncf.io,resources=network-attachment-definitions,verbs=get;list;watch
+
+// iface is one interface a pod gets.
+type iface struct {
+	name       string               // in the pod: eth0, eth1...
+	network    types.NamespacedName // its VirtualNetwork
+	statusName string               // its name in network-status: <ns>/<nad>
+	ips        []string             // requested static addresses
+	mac        string               // requested MAC
+	isDefault  bool
+}
+
+// Reconcile makes the pod's objects and reports their allocations.
+func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	pod := &corev1.Pod{}
+	if err := r.Get(ctx, req.NamespacedName, pod); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, r.cleanup(ctx, req.NamespacedName, "")
+		}
+		return ctrl.Result{}, err
+	}
+	if pod.Spec.HostNetwork {
+		return ctrl.Result{}, nil
+	}
+	// Objects of an earlier pod of the same name (deleted while kubemanager was down).
+	if err := r.cleanup(ctx, req.NamespacedName, pod.UID); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	vm := &corev1alpha1.VirtualMachine{}
+	vmExists := r.Get(ctx, types.NamespacedName{Name: vmName(r.Config.ClusterName, pod)}, vm) == nil
+	requested := pod.Annotations[nadv1.NetworkAttachmentAnnot]
+	applied := requested
+	if vmExists {
+		applied = vm.Annotations[AnnotationAppliedNetworks]
+		if applied != requested {
+			r.Recorder.Eventf(pod, nil, "Warning", "NetworksChanged", "ApplyNetworks",
+				"the networks of a running pod cannot change: %s is applied as it was when the pod started (%q); recreate the pod to change them",
+				nadv1.NetworkAttachmentAnnot, applied)
+		}
+	}
+
+	ifaces, problem, err := r.plan(ctx, pod, applied)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if problem != "" {
+		if err := r.cleanup(ctx, req.NamespacedName, "none"); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.fail(ctx, pod, problem)
+	}
+
+	if !vmExists {
+		annotations := podAnnotations(pod)
+		annotations[AnnotationAppliedNetworks] = applied
+		vm = &corev1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: vmName(r.Config.ClusterName, pod),
+			Labels: podLabels(pod), Annotations: annotations},
+			Spec: corev1alpha1.VirtualMachineSpec{ServerType: corev1alpha1.ServerTypeContainer,
+				ServerNamespace: pod.Namespace, ServerName: pod.Name}}
+		if err := r.Create(ctx, vm); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, fmt.Errorf("failed to create VirtualMachine %s: %w", vm.Name, err)
+		}
+	}
+
+	var statuses []nadv1.NetworkStatus
+	var waiting, failures []string
+	for _, ifc := range ifaces {
+		st, wait, failure, err := r.ensureInterface(ctx, pod, vm, ifc)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		switch {
+		case failure != "":
+			failures = append(failures, failure)
+		case wait != "":
+			waiting = append(waiting, wait)
+		default:
+			statuses = append(statuses, st)
+		}
+	}
+	if len(failures) > 0 {
+		return ctrl.Result{}, r.fail(ctx, pod, strings.Join(failures, "; "))
+	}
+	if len(waiting) > 0 {
+		return ctrl.Result{}, nil // the objects' status changes requeue the pod
+	}
+	data, err := json.MarshalIndent(statuses, "", "    ")
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	want := map[string]string{nadv1.NetworkStatusAnnot: string(data), AnnotationVMUUID: string(vm.UID)}
+	if pod.Annotations[nadv1.NetworkStatusAnnot] == want[nadv1.NetworkStatusAnnot] && pod.Annotations[AnnotationVMUUID] == want[AnnotationVMUUID] &&
+		pod.Annotations[AnnotationNetworksStatus] == "" {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, r.annotate(ctx, pod, want, true)
+}
+
+// plan lists the pod's interfaces: eth0 on the default pod network, then
+// one per selection element Kontrail plugs. A problem that fails the pod is
+// returned as text; elements Kontrail does not plug get a Warning event.
+func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation string) ([]iface, string, error) {
+	ifaces := []iface{{name: "eth0", isDefault: true,
+		network:    types.NamespacedName{Namespace: r.Config.Namespace, Name: r.Config.PodNetwork},
+		statusName: r.Config.DefaultNetworkName()}}
+	if strings.TrimSpace(annotation) == "" {
+		return ifaces, "", nil
+	}
+	atts, err := ParseSelections(annotation, pod.Namespace)
+	if err != nil {
+		return nil, err.Error(), nil
+	}
+	taken := map[string]bool{"eth0": true}
+	for _, a := range atts {
+		if a.Interface == "eth0" {
+			return nil, fmt.Sprintf("interface eth0 of %s/%s: eth0 is the default pod network's interface and cannot be requested", a.Namespace, a.Name), nil
+		}
+		taken[a.Interface] = true
+	}
+	next := 1
+	for _, a := range atts {
+		if a.Unsupported != "" {
+			r.Recorder.Eventf(pod, nil, "Warning", "AttachmentNotSupported", "PlugNetwork", a.Unsupported)
+			continue
+		}
+		nad := &nadv1.NetworkAttachmentDefinition{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: a.Namespace, Name: a.Name}, nad); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Sprintf("NetworkAttachmentDefinition %s/%s not found", a.Namespace, a.Name), nil
+			}
+			return nil, "", fmt.Errorf("failed to get NetworkAttachmentDefinition %s/%s: %w", a.Namespace, a.Name, err)
+		}
+		if typ, err := pluginType(nad.Spec.Config); err != nil || typ != PluginType {
+			r.Recorder.Eventf(pod, nil, "Warning", "NotAContrailNetwork", "PlugNetwork",
+				"NetworkAttachmentDefinition %s/%s is of type %q: Kontrail plugs only %s networks and never delegates to another plugin; the pod gets its other interfaces",
+				a.Namespace, a.Name, typ, PluginType)
+			continue
+		}
+		intent, err := ParseNetworkIntent(nad.Annotations, nad.Namespace, nad.Name)
+		if err != nil {
+			return nil, fmt.Sprintf("NetworkAttachmentDefinition %s/%s is invalid: %v", a.Namespace, a.Name, err), nil
+		}
+		network := types.NamespacedName{Namespace: nad.Namespace, Name: nad.Name}
+		if intent.Existing != nil {
+			network = *intent.Existing
+		}
+		name := a.Interface
+		for name == "" {
+			if candidate := fmt.Sprintf("eth%d", next); !taken[candidate] {
+				name = candidate
+			}
+			next++
+		}
+		ifc := iface{name: name, network: network, statusName: a.Namespace + "/" + a.Name, mac: a.MAC}
+		for _, ip := range a.IPs {
+			ifc.ips = append(ifc.ips, ip.String())
+		}
+		ifaces = append(ifaces, ifc)
+	}
+	return ifaces, "", nil
+}
+
+// ensureInterface makes an interface's VMI and InstanceIPs, and returns its
+// network-status entry once they are allocated, or what it waits for, or
+// the failure the controller reported.
+func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm *corev1alpha1.VirtualMachine, ifc iface) (nadv1.NetworkStatus, string, string, error) {
+	st := nadv1.NetworkStatus{Name: ifc.statusName, Interface: ifc.name, Default: ifc.isDefault}
+	vn := &corev1alpha1.VirtualNetwork{}
+	if err := r.Get(ctx, ifc.network, vn); err != nil {
+		if apierrors.IsNotFound(err) {
+			return st, "", fmt.Sprintf("interface %s: VirtualNetwork %s not found", ifc.name, ifc.network), nil
+		}
+		return st, "", "", err
+	}
+
+	vmi := &corev1alpha1.VirtualMachineInterface{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace,
+		Name: truncate(pod.Name, 244) + "-" + shortHash(string(pod.UID), ifc.name)}}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(vmi), vmi); apierrors.IsNotFound(err) {
+		vmi.Labels, vmi.Annotations = podLabels(pod), podAnnotations(pod)
+		vmi.Spec = corev1alpha1.VirtualMachineInterfaceSpec{
+			VirtualNetworkReference:  corev1alpha1.ResourceReference{Kind: "VirtualNetwork", Namespace: ifc.network.Namespace, Name: ifc.network.Name, UID: vn.UID},
+			VirtualMachineReferences: []corev1alpha1.ResourceReference{{Kind: "VirtualMachine", Name: vm.Name, UID: vm.UID}},
+			ClusterName:              r.Config.ClusterName, PodName: pod.Name, InterfaceName: ifc.name,
+		}
+		if ifc.mac != "" {
+			vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress = []corev1alpha1.MACAddress{corev1alpha1.MACAddress(ifc.mac)}
+		}
+		if err := r.Create(ctx, vmi); err != nil {
+			if apierrors.IsInvalid(err) {
+				return st, "", fmt.Sprintf("interface %s: %v", ifc.name, err), nil
+			}
+			return st, "", "", fmt.Errorf("failed to create VirtualMachineInterface %s/%s: %w", vmi.Namespace, vmi.Name, err)
+		}
+	} else if err != nil {
+		return st, "", "", err
+	}
+
+	families := []corev1alpha1.IPFamily{}
+	if vn.Spec.V4SubnetReference != nil {
+		families = append(families, corev1alpha1.IPFamilyV4)
+	}
+	if vn.Spec.V6SubnetReference != nil {
+		families = append(families, corev1alpha1.IPFamilyV6)
+	}
+	var waiting []string
+	for _, family := range families {
+		iip := &corev1alpha1.InstanceIP{ObjectMeta: metav1.ObjectMeta{
+			Name: truncate(r.Config.ClusterName+"-"+pod.Name, 234) + "-" + shortHash(string(pod.UID), ifc.name, string(family))}}
+		if err := r.Get(ctx, client.ObjectKeyFromObject(iip), iip); apierrors.IsNotFound(err) {
+			iip.Labels, iip.Annotations = podLabels(pod), podAnnotations(pod)
+			iip.Spec = corev1alpha1.InstanceIPSpec{InstanceIPFamily: family,
+				VirtualNetworkReference:           corev1alpha1.ResourceReference{Kind: "VirtualNetwork", Namespace: ifc.network.Namespace, Name: ifc.network.Name, UID: vn.UID},
+				VirtualMachineInterfaceReferences: []corev1alpha1.ResourceReference{{Kind: "VirtualMachineInterface", Namespace: vmi.Namespace, Name: vmi.Name, UID: vmi.UID}}}
+			for _, ip := range ifc.ips {
+				if strings.Contains(ip, ":") == (family == corev1alpha1.IPFamilyV6) {
+					iip.Spec.InstanceIPAddress = ip
+				}
+			}
+			if err := r.Create(ctx, iip); err != nil {
+				if apierrors.IsInvalid(err) {
+					return st, "", fmt.Sprintf("interface %s: %v", ifc.name, err), nil
+				}
+				return st, "", "", fmt.Errorf("failed to create InstanceIP %s: %w", iip.Name, err)
+			}
+		} else if err != nil {
+			return st, "", "", err
+		}
+		switch iip.Status.State {
+		case corev1alpha1.StateSuccess:
+			st.IPs = append(st.IPs, iip.Spec.InstanceIPAddress)
+		case corev1alpha1.StateFailure:
+			return st, "", fmt.Sprintf("interface %s: address on %s: %s", ifc.name, ifc.network, iip.Status.Observation), nil
+		default:
+			waiting = append(waiting, "InstanceIP "+iip.Name)
+		}
+	}
+	switch vmi.Status.State {
+	case corev1alpha1.StateFailure:
+		return st, "", fmt.Sprintf("interface %s: %s", ifc.name, vmi.Status.Observation), nil
+	case corev1alpha1.StateSuccess:
+		if macs := vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress; len(macs) > 0 {
+			st.Mac = string(macs[0])
+		}
+	default:
+		waiting = append(waiting, "VirtualMachineInterface "+vmi.Name)
+	}
+	return st, strings.Join(waiting, ", "), "", nil
+}
+
+// fail tells the pod why it gets no interfaces: a Warning event and the
+// juniper.net/networks-status annotation.
+func (r *PodReconciler) fail(ctx context.Context, pod *corev1.Pod, problem string) error {
+	status := "failure: " + problem
+	if pod.Annotations[AnnotationNetworksStatus] == status {
+		return nil
+	}
+	r.Recorder.Eventf(pod, nil, "Warning", "NetworksFailed", "PlugNetworks", problem)
+	return r.annotate(ctx, pod, map[string]string{AnnotationNetworksStatus: status}, false)
+}
+
+// annotate patches the pod's annotations; clearStatus removes a failure
+// the pod no longer has.
+func (r *PodReconciler) annotate(ctx context.Context, pod *corev1.Pod, kv map[string]string, clearStatus bool) error {
+	before := pod.DeepCopy()
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	for k, v := range kv {
+		pod.Annotations[k] = v
+	}
+	if clearStatus {
+		delete(pod.Annotations, AnnotationNetworksStatus)
+	}
+	if err := r.Patch(ctx, pod, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("failed to annotate pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// cleanup deletes the objects made for the pod of this name whose UID is
+// not keep: all of them when the pod is gone (keep "").
+func (r *PodReconciler) cleanup(ctx context.Context, pod types.NamespacedName, keep types.UID) error {
+	key := client.MatchingFields{indexPod: pod.String()}
+	var errs []error
+	var iips corev1alpha1.InstanceIPList
+	var vmis corev1alpha1.VirtualMachineInterfaceList
+	var vms corev1alpha1.VirtualMachineList
+	for _, list := range []client.ObjectList{&iips, &vmis, &vms} {
+		if err := r.List(ctx, list, key); err != nil {
+			return fmt.Errorf("failed to list the objects of pod %s: %w", pod, err)
+		}
+	}
+	var objs []client.Object
+	for i := range iips.Items {
+		objs = append(objs, &iips.Items[i])
+	}
+	for i := range vmis.Items {
+		objs = append(objs, &vmis.Items[i])
+	}
+	for i := range vms.Items {
+		objs = append(objs, &vms.Items[i])
+	}
+	for _, o := range objs {
+		if types.UID(o.GetLabels()[LabelPodUID]) == keep || !o.GetDeletionTimestamp().IsZero() {
+			continue
+		}
+		if err := r.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SetupWithManager watches pods and the objects made for them.
+func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toPod := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+		ns, name, ok := strings.Cut(o.GetAnnotations()[AnnotationPod], "/")
+		if !ok {
+			return nil
+		}
+		return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&corev1.Pod{}).
+		Watches(&corev1alpha1.VirtualMachine{}, toPod).
+		Watches(&corev1alpha1.VirtualMachineInterface{}, toPod).
+		Watches(&corev1alpha1.InstanceIP{}, toPod).
+		WithOptions(controllerOptions(r.Config.Workers)).
+		Named("pod").
+		Complete(r)
+}
+
+func podLabels(pod *corev1.Pod) map[string]string {
+	return map[string]string{LabelPodUID: string(pod.UID)}
+}
+
+func podAnnotations(pod *corev1.Pod) map[string]string {
+	return map[string]string{AnnotationPod: pod.Namespace + "/" + pod.Name}
+}
+
+// vmName is <cluster>-<pod>-<hash of the pod's UID>, as CN2 names them.
+func vmName(cluster string, pod *corev1.Pod) string {
+	return truncate(cluster+"-"+pod.Name, 244) + "-" + shortHash(string(pod.UID))
+}
+
+func shortHash(parts ...string) string {
+	h := fnv.New32a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%08x", h.Sum32())
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.TrimRight(s[:n], "-.")
+}
