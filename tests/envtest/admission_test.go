@@ -83,6 +83,8 @@ var _ = Describe("Admission of the core API", func() {
 		Entry("Subnet: gateway is the network address", subnet("172.16.10.0/24", "172.16.10.0"), "defaultGateway", "network address"),
 		Entry("Subnet: gateway is the broadcast address", subnet("172.16.10.0/24", "172.16.10.255"), "spec.defaultGateway", `"172.16.10.255"`, "broadcast address"),
 		Entry("Subnet: gateway not an IP", subnet("172.16.10.0/24", "gw"), "spec.defaultGateway", "must be an IP address"),
+		Entry("Subnet: a gateway on a subnet without one", &corev1alpha1.Subnet{ObjectMeta: ns("sn"), Spec: corev1alpha1.SubnetSpec{
+			CIDR: "10.96.0.0/12", DefaultGateway: "10.96.0.1", DisableDefaultGateway: true}}, "spec", "defaultGateway must be empty when disableDefaultGateway is true"),
 		Entry("VirtualNetwork: malformed route target", networkWithRT("23:4561"), "spec.routeTargetList[0]", "target:<ASN>:<number>"),
 		Entry("VirtualNetwork: route target number out of range after an IPv4", networkWithRT("target:10.1.1.1:65536"), "spec.routeTargetList[0]", "out of range"),
 		Entry("VirtualNetwork: 4-byte ASN with a 4-byte number", networkWithRT("target:70000:70000"), "spec.routeTargetList[0]", "out of range"),

@@ -345,3 +345,43 @@ var _ = Describe("kubemanager", func() {
 		})
 	})
 })
+
+var _ = Describe("kubemanager and services", func() {
+	It("reserves every ClusterIP service's cluster IP on the service network, and releases it with the service", func() {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "frontend"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+		Expect(create(svc)).To(Succeed())
+		Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
+		find := func() *corev1alpha1.InstanceIP {
+			var list corev1alpha1.InstanceIPList
+			Expect(k8sClient.List(ctx, &list)).To(Succeed())
+			for i := range list.Items {
+				if list.Items[i].Annotations[kubemanager.AnnotationService] == "default/frontend" {
+					return &list.Items[i]
+				}
+			}
+			return nil
+		}
+		Eventually(find).ShouldNot(BeNil())
+		iip := find()
+		Expect(iip.Name).To(MatchRegexp(`^contrail-k8s-kubemanager-mk-frontend-[0-9a-f]{8}$`))
+		Eventually(stateOf(iip)).Should(Equal("Success"))
+		Expect(iip.Spec.InstanceIPAddress).To(Equal(svc.Spec.ClusterIP))
+		Expect(iip.Status.Network).To(Equal(clusterNamespace + "/default-servicenetwork"))
+
+		// The kubernetes Service holds the first address: no gateway is in its way.
+		Eventually(func() bool {
+			var list corev1alpha1.InstanceIPList
+			Expect(k8sClient.List(ctx, &list)).To(Succeed())
+			for _, i := range list.Items {
+				if i.Annotations[kubemanager.AnnotationService] == "default/kubernetes" && i.Status.State == corev1alpha1.StateSuccess {
+					return i.Spec.InstanceIPAddress == "10.0.0.1"
+				}
+			}
+			return false
+		}).Should(BeTrue())
+
+		Expect(k8sClient.Delete(ctx, svc)).To(Succeed())
+		Eventually(gone(iip)).Should(BeTrue())
+	})
+})

@@ -41,7 +41,8 @@ var (
 func kubemanagerConfig() kubemanager.Config {
 	return kubemanager.Config{ClusterName: "contrail-k8s-kubemanager-mk", PodNetwork: "default-podnetwork",
 		ServiceNetwork: "default-servicenetwork", EnableNAD: true, PodV4Subnet: "10.244.0.0/16",
-		ServiceV4Subnet: "10.96.0.0/12", Workers: 8}
+		// envtest's kube-apiserver hands out cluster IPs from 10.0.0.0/24.
+		ServiceV4Subnet: "10.0.0.0/24", Workers: 8}
 }
 
 // startKubemanager runs kubemanager with cfg and returns a function that

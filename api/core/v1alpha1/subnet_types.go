@@ -7,6 +7,7 @@ import (
 // SubnetSpec is the desired state of a Subnet.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.defaultGateway) || !isCIDR(self.cidr) || !isIP(self.defaultGateway) || cidr(self.cidr).containsIP(self.defaultGateway)",message="defaultGateway must be inside cidr"
+// +kubebuilder:validation:XValidation:rule="!has(self.defaultGateway) || !has(self.disableDefaultGateway) || !self.disableDefaultGateway",message="defaultGateway must be empty when disableDefaultGateway is true"
 // +kubebuilder:validation:XValidation:rule="!has(self.defaultGateway) || !isCIDR(self.cidr) || cidr(self.cidr).ip().family() != 4 || cidr(self.cidr).prefixLength() <= 30",message="an IPv4 cidr with a defaultGateway must be /30 or shorter: a longer prefix leaves no address for an interface"
 type SubnetSpec struct {
 	CommonSpec `json:",inline"`
@@ -26,6 +27,13 @@ type SubnetSpec struct {
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="must be an IP address"
 	// +optional
 	DefaultGateway string `json:"defaultGateway,omitempty"`
+
+	// DisableDefaultGateway leaves the subnet without a gateway: no address
+	// is defaulted or reserved for one. For subnets of virtual addresses,
+	// such as the service network's, whose first address Kubernetes gives
+	// to the kubernetes Service.
+	// +optional
+	DisableDefaultGateway bool `json:"disableDefaultGateway,omitempty"`
 
 	// DNSNameservers are handed to the interfaces on the subnet.
 	// +kubebuilder:validation:MaxItems=8

@@ -52,7 +52,7 @@ func DefaultSubnet(sn *corev1alpha1.Subnet) {
 	if len(sn.Spec.FQName) == 0 {
 		sn.Spec.FQName = namespacedFQName(sn.Namespace, sn.Name)
 	}
-	if sn.Spec.DefaultGateway == "" {
+	if sn.Spec.DefaultGateway == "" && !sn.Spec.DisableDefaultGateway {
 		if gw, ok := firstHost(sn.Spec.CIDR); ok {
 			sn.Spec.DefaultGateway = gw.String()
 		}

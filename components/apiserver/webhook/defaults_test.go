@@ -58,6 +58,9 @@ func TestDefaultSubnetGateway(t *testing.T) {
 	sn := &corev1alpha1.Subnet{Spec: corev1alpha1.SubnetSpec{CIDR: "172.16.10.0/24", DefaultGateway: "172.16.10.254"}}
 	DefaultSubnet(sn)
 	NewWithT(t).Expect(sn.Spec.DefaultGateway).To(Equal("172.16.10.254"))
+	services := &corev1alpha1.Subnet{Spec: corev1alpha1.SubnetSpec{CIDR: "10.96.0.0/12", DisableDefaultGateway: true}}
+	DefaultSubnet(services)
+	NewWithT(t).Expect(services.Spec.DefaultGateway).To(BeEmpty())
 }
 
 func TestDefaultOtherKinds(t *testing.T) {

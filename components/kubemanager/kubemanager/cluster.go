@@ -72,18 +72,22 @@ func (r *ClusterNetworkReconciler) Ensure(ctx context.Context) error {
 	if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("failed to create namespace %s: %w", ns.Name, err)
 	}
-	for _, n := range []struct{ name, v4, v6 string }{
-		{r.Config.PodNetwork, r.Config.PodV4Subnet, r.Config.PodV6Subnet},
-		{r.Config.ServiceNetwork, r.Config.ServiceV4Subnet, r.Config.ServiceV6Subnet},
+	for _, n := range []struct {
+		name, v4, v6 string
+		virtual      bool
+	}{
+		{r.Config.PodNetwork, r.Config.PodV4Subnet, r.Config.PodV6Subnet, false},
+		// Cluster IPs are virtual, and the first is the kubernetes Service's: no gateway.
+		{r.Config.ServiceNetwork, r.Config.ServiceV4Subnet, r.Config.ServiceV6Subnet, true},
 	} {
-		if err := r.ensureNetwork(ctx, n.name, n.v4, n.v6); err != nil {
+		if err := r.ensureNetwork(ctx, n.name, n.v4, n.v6, n.virtual); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *ClusterNetworkReconciler) ensureNetwork(ctx context.Context, name, v4, v6 string) error {
+func (r *ClusterNetworkReconciler) ensureNetwork(ctx context.Context, name, v4, v6 string, virtual bool) error {
 	var refs [2]*corev1alpha1.ResourceReference
 	for i, s := range []struct{ suffix, cidr string }{{"-v4", v4}, {"-v6", v6}} {
 		if s.cidr == "" {
@@ -97,6 +101,7 @@ func (r *ClusterNetworkReconciler) ensureNetwork(ctx context.Context, name, v4, 
 			sn.Labels[corev1alpha1.LabelSubnetVirtualNetwork] = name
 			sn.Labels[corev1alpha1.LabelClusterName] = r.Config.ClusterName
 			sn.Spec.CIDR = s.cidr // immutable: a changed CIDR is refused, and the error says so
+			sn.Spec.DisableDefaultGateway = virtual
 			return nil
 		}); err != nil {
 			return fmt.Errorf("failed to ensure Subnet %s/%s: %w", sn.Namespace, sn.Name, err)

@@ -3,14 +3,23 @@ package kubemanager
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
-// indexVMINetwork: a VirtualMachineInterface by its network, <namespace>/<name>.
-const indexVMINetwork = "spec.virtualNetworkReference"
+// Field indexes of the cache.
+const (
+	// indexVMINetwork: a VirtualMachineInterface by its network, <namespace>/<name>.
+	indexVMINetwork = "spec.virtualNetworkReference"
+	// indexService: an InstanceIP by the Service it is a cluster IP of.
+	indexService = "metadata.annotations.service"
+)
+
+// cut splits <namespace>/<name>.
+func cut(key string) (string, string, bool) { return strings.Cut(key, "/") }
 
 func addFinalizer(ctx context.Context, c client.Client, obj client.Object, f string) error {
 	if controllerutil.ContainsFinalizer(obj, f) {

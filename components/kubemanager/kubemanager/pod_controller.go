@@ -371,7 +371,7 @@ func (r *PodReconciler) cleanup(ctx context.Context, pod types.NamespacedName, k
 // SetupWithManager watches pods and the objects made for them.
 func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toPod := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
-		ns, name, ok := strings.Cut(o.GetAnnotations()[AnnotationPod], "/")
+		ns, name, ok := cut(o.GetAnnotations()[AnnotationPod])
 		if !ok {
 			return nil
 		}

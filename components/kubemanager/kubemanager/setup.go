@@ -58,6 +58,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg *Config) error {
 		return fmt.Errorf("failed to index interfaces by network: %w", err)
 	}
 
+	if err := indexer.IndexField(ctx, &corev1alpha1.InstanceIP{}, indexService, func(obj client.Object) []string {
+		if key := obj.GetAnnotations()[AnnotationService]; key != "" {
+			return []string{key}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("failed to index InstanceIPs by service: %w", err)
+	}
+
 	recorder := mgr.GetEventRecorder("kubemanager")
 	cluster := &ClusterNetworkReconciler{Client: mgr.GetClient(), Config: cfg}
 	if err := cluster.SetupWithManager(mgr); err != nil {
@@ -68,6 +77,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg *Config) error {
 		return err
 	}
 	if err := (&PodReconciler{Client: mgr.GetClient(), Config: cfg, Recorder: recorder}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&ServiceReconciler{Client: mgr.GetClient(), Config: cfg, Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if cfg.EnableNAD {
