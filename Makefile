@@ -49,6 +49,7 @@ manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests from the 
 	cd components/apiserver && $(CONTROLLER_GEN) webhook rbac:roleName=apiserver-role paths="./..." \
 		output:webhook:artifacts:config=../../config/webhook output:rbac:artifacts:config=../../config/components/apiserver
 	cd components/controller && $(CONTROLLER_GEN) rbac:roleName=controller-role paths="./..." output:rbac:artifacts:config=../../config/components/controller
+	cd components/kubemanager && $(CONTROLLER_GEN) rbac:roleName=kubemanager-role paths="./..." output:rbac:artifacts:config=../../config/components/kubemanager
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.

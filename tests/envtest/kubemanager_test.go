@@ -385,3 +385,21 @@ var _ = Describe("kubemanager and services", func() {
 		Eventually(gone(iip)).Should(BeTrue())
 	})
 })
+
+var _ = Describe("kubemanager and isolated namespaces", func() {
+	It("puts the default interface of an isolated namespace's pods on the namespace's own pod network, from the cluster's pool", func() {
+		Expect(create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "isolated-ns",
+			Labels: map[string]string{kubemanager.LabelIsolatedNamespace: "true"}}})).To(Succeed())
+		vn := &corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: "isolated-ns", Name: "default-podnetwork"}}
+		Eventually(stateOf(vn)).Should(Equal("Success"))
+		Expect(vn.Spec.V4SubnetReference.Namespace).To(Equal(clusterNamespace))
+
+		inside := pod("isolated-ns", "inside", "")
+		outside := pod("default", "outside", "")
+		in, out := networkStatus(inside), networkStatus(outside)
+		Expect(interfaces(in)).To(Equal([]string{"eth0 isolated-ns/default-podnetwork true"}))
+		Expect(interfaces(out)).To(Equal([]string{"eth0 " + clusterNamespace + "/default-podnetwork true"}))
+		Expect(in[0].IPs[0]).NotTo(Equal(out[0].IPs[0]), "one pool for both")
+		Expect(netip.MustParsePrefix("10.244.0.0/16").Contains(netip.MustParseAddr(in[0].IPs[0]))).To(BeTrue())
+	})
+})

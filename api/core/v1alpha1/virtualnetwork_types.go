@@ -39,11 +39,13 @@ type VirtualNetworkProperties struct {
 type VirtualNetworkSpec struct {
 	CommonSpec `json:",inline"`
 
-	// V4SubnetReference is the network's IPv4 Subnet, in the network's namespace.
+	// V4SubnetReference is the network's IPv4 Subnet; in the network's
+	// namespace unless it names another (a Subnet may serve several networks).
 	// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind == 'Subnet'",message="must reference a Subnet"
 	// +optional
 	V4SubnetReference *ResourceReference `json:"v4SubnetReference,omitempty"`
-	// V6SubnetReference is the network's IPv6 Subnet, in the network's namespace.
+	// V6SubnetReference is the network's IPv6 Subnet; in the network's
+	// namespace unless it names another.
 	// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind == 'Subnet'",message="must reference a Subnet"
 	// +optional
 	V6SubnetReference *ResourceReference `json:"v6SubnetReference,omitempty"`

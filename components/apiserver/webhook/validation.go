@@ -50,10 +50,6 @@ func ValidateVirtualNetwork(vn *corev1alpha1.VirtualNetwork) field.ErrorList {
 		if ref == nil {
 			continue
 		}
-		if ref.Namespace != "" && ref.Namespace != vn.Namespace {
-			errs = append(errs, field.Invalid(path.Child("namespace"), ref.Namespace,
-				fmt.Sprintf("a network's subnet must be in the network's namespace %q", vn.Namespace)))
-		}
 		if ref.Name == "" {
 			errs = append(errs, field.Required(path.Child("name"), "the Subnet's name"))
 		}

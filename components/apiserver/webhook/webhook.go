@@ -158,13 +158,14 @@ func validateVirtualNetwork(ctx context.Context, r client.Reader, vn, _ *corev1a
 			continue
 		}
 		sn := &corev1alpha1.Subnet{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: vn.Namespace, Name: c.ref.Name}, sn)
+		key := refKey(c.ref, vn.Namespace)
+		err := r.Get(ctx, key, sn)
 		if apierrors.IsNotFound(err) {
 			// Made in any order: the controller reports a missing Subnet.
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("failed to get Subnet %s/%s: %w", vn.Namespace, c.ref.Name, err)
+			return nil, fmt.Errorf("failed to get Subnet %s: %w", key, err)
 		}
 		prefix, err := netip.ParsePrefix(sn.Spec.CIDR)
 		if err == nil && prefix.Addr().Is4() != c.v4 {
@@ -240,11 +241,11 @@ func validateInstanceIP(ctx context.Context, r client.Reader, iip, old *corev1al
 			continue
 		}
 		sn := &corev1alpha1.Subnet{}
-		if err := r.Get(ctx, types.NamespacedName{Namespace: vn.Namespace, Name: ref.Name}, sn); err != nil {
+		if err := r.Get(ctx, refKey(ref, vn.Namespace), sn); err != nil {
 			if apierrors.IsNotFound(err) {
 				continue
 			}
-			return nil, fmt.Errorf("failed to get Subnet %s/%s: %w", vn.Namespace, ref.Name, err)
+			return nil, fmt.Errorf("failed to get Subnet %s: %w", refKey(ref, vn.Namespace), err)
 		}
 		if prefix, err := netip.ParsePrefix(sn.Spec.CIDR); err == nil && prefix.Contains(addr) {
 			return errs, nil
@@ -256,6 +257,15 @@ func validateInstanceIP(ctx context.Context, r client.Reader, iip, old *corev1al
 			fmt.Sprintf("is outside the subnets of VirtualNetwork %s/%s (%v)", vn.Namespace, vn.Name, cidrs)))
 	}
 	return errs, nil
+}
+
+// refKey is where a reference points: its namespace, or def when it names none.
+func refKey(ref *corev1alpha1.ResourceReference, def string) types.NamespacedName {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = def
+	}
+	return types.NamespacedName{Namespace: ns, Name: ref.Name}
 }
 
 // getNetwork reads a referenced VirtualNetwork; nil when it does not exist

@@ -80,7 +80,7 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	// that returns it in one write: a restarted controller reserves exactly
 	// what objects record, and an InstanceIP that holds nothing needs no
 	// finalizer.
-	record := allocatedAddress(sn.Name, addr)
+	record := allocatedAddress(sn, addr)
 	if iip.Spec.InstanceIPAddress != addr.String() || iip.Annotations[AnnotationAllocated] != record || !controllerutil.ContainsFinalizer(iip, FinalizerInstanceIP) {
 		if iip.Annotations == nil {
 			iip.Annotations = map[string]string{}
@@ -126,11 +126,12 @@ func (r *InstanceIPReconciler) subnetOf(ctx context.Context, iip *corev1alpha1.I
 		return nil, ReasonNoSubnet, fmt.Sprintf("VirtualNetwork %s/%s has no %s subnet", vn.Namespace, vn.Name, iip.Spec.InstanceIPFamily), nil
 	}
 	sn := &corev1alpha1.Subnet{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: vn.Namespace, Name: snRef.Name}, sn); err != nil {
+	key := subnetKey(snRef, vn.Namespace)
+	if err := r.Get(ctx, key, sn); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, ReasonSubnetNotFound, fmt.Sprintf("Subnet %s/%s of VirtualNetwork %s not found", vn.Namespace, snRef.Name, vn.Name), nil
+			return nil, ReasonSubnetNotFound, fmt.Sprintf("Subnet %s of VirtualNetwork %s not found", key, vn.Name), nil
 		}
-		return nil, "", "", fmt.Errorf("failed to get Subnet %s/%s: %w", vn.Namespace, snRef.Name, err)
+		return nil, "", "", fmt.Errorf("failed to get Subnet %s: %w", key, err)
 	}
 	if !sn.DeletionTimestamp.IsZero() {
 		return nil, ReasonSubnetNotFound, fmt.Sprintf("Subnet %s/%s is being deleted", sn.Namespace, sn.Name), nil
@@ -230,7 +231,7 @@ func (r *InstanceIPReconciler) instanceIPsOfNetwork(ctx context.Context, obj cli
 // networks that reference it.
 func (r *InstanceIPReconciler) instanceIPsOfSubnet(ctx context.Context, obj client.Object) []ctrl.Request {
 	var vns corev1alpha1.VirtualNetworkList
-	if err := r.List(ctx, &vns, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexVNSubnets: obj.GetName()}); err != nil {
+	if err := r.List(ctx, &vns, client.MatchingFields{indexVNSubnets: obj.GetNamespace() + "/" + obj.GetName()}); err != nil {
 		return nil
 	}
 	var reqs []ctrl.Request

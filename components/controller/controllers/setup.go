@@ -12,8 +12,8 @@ import (
 
 // Field indexes of the cache.
 const (
-	// indexVNSubnets: a VirtualNetwork by the names of its Subnets.
-	indexVNSubnets = "spec.subnetReferences.name"
+	// indexVNSubnets: a VirtualNetwork by its Subnets, <namespace>/<name>.
+	indexVNSubnets = "spec.subnetReferences"
 	// indexInstanceIPNetwork: an InstanceIP by its network, <namespace>/<name>.
 	indexInstanceIPNetwork = "spec.virtualNetworkReference"
 	// indexRoutingInstanceVNRs: a RoutingInstance by the routers that wrote
@@ -40,7 +40,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		var names []string
 		for _, ref := range []*corev1alpha1.ResourceReference{vn.Spec.V4SubnetReference, vn.Spec.V6SubnetReference} {
 			if ref != nil {
-				names = append(names, ref.Name)
+				names = append(names, subnetKey(ref, vn.Namespace).String())
 			}
 		}
 		return names

@@ -195,7 +195,7 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 		if !ok || addr.String() != iip.Spec.InstanceIPAddress {
 			continue
 		}
-		sn := byName[types.NamespacedName{Namespace: iip.Spec.VirtualNetworkReference.Namespace, Name: subnet}]
+		sn := byName[subnet]
 		if sn == nil {
 			log.Info("InstanceIP holds an address of a Subnet that is gone", "instanceip", iip.Name, "subnet", subnet)
 			continue
@@ -229,18 +229,27 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 	return nil
 }
 
-// allocatedAddress is the AnnotationAllocated value of an InstanceIP.
-func allocatedAddress(subnet string, addr netip.Addr) string {
-	return subnet + "/" + addr.String()
+// allocatedAddress is the AnnotationAllocated value of an InstanceIP:
+// <subnet namespace>/<subnet name>/<address>.
+func allocatedAddress(sn *corev1alpha1.Subnet, addr netip.Addr) string {
+	return sn.Namespace + "/" + sn.Name + "/" + addr.String()
 }
 
-func parseAllocatedAddress(v string) (string, netip.Addr, bool) {
-	i := strings.LastIndex(v, "/")
-	if i <= 0 {
-		return "", netip.Addr{}, false
+func parseAllocatedAddress(v string) (types.NamespacedName, netip.Addr, bool) {
+	ns, rest, ok := strings.Cut(v, "/")
+	name, text, ok2 := strings.Cut(rest, "/")
+	addr, err := netip.ParseAddr(text)
+	return types.NamespacedName{Namespace: ns, Name: name}, addr, ok && ok2 && err == nil
+}
+
+// subnetKey is where a network's subnet reference points: its namespace,
+// or the network's when it names none.
+func subnetKey(ref *corev1alpha1.ResourceReference, network string) types.NamespacedName {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = network
 	}
-	addr, err := netip.ParseAddr(v[i+1:])
-	return v[:i], addr, err == nil
+	return types.NamespacedName{Namespace: ns, Name: ref.Name}
 }
 
 // systemRouteTargetNumber reads n back from a routing instance's default

@@ -74,9 +74,8 @@ func (r *SubnetReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error
 // subnetOfInstanceIP maps an InstanceIP to the Subnet its address came from.
 func subnetOfInstanceIP(_ context.Context, obj client.Object) []ctrl.Request {
 	subnet, _, ok := parseAllocatedAddress(obj.GetAnnotations()[AnnotationAllocated])
-	iip, isIIP := obj.(*corev1alpha1.InstanceIP)
-	if !ok || !isIIP {
+	if !ok {
 		return nil
 	}
-	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: iip.Spec.VirtualNetworkReference.Namespace, Name: subnet}}}
+	return []ctrl.Request{{NamespacedName: subnet}}
 }

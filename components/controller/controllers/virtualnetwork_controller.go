@@ -110,12 +110,13 @@ func (r *VirtualNetworkReconciler) subnetFamilies(ctx context.Context, vn *corev
 			continue
 		}
 		sn := &corev1alpha1.Subnet{}
-		err := r.Get(ctx, types.NamespacedName{Namespace: vn.Namespace, Name: ref.ref.Name}, sn)
+		key := subnetKey(ref.ref, vn.Namespace)
+		err := r.Get(ctx, key, sn)
 		switch {
 		case apierrors.IsNotFound(err):
-			missing = append(missing, fmt.Sprintf("Subnet %s/%s (%sSubnetReference) not found", vn.Namespace, ref.ref.Name, ref.family))
+			missing = append(missing, fmt.Sprintf("Subnet %s (%sSubnetReference) not found", key, ref.family))
 		case err != nil:
-			return "", "", fmt.Errorf("failed to get Subnet %s/%s: %w", vn.Namespace, ref.ref.Name, err)
+			return "", "", fmt.Errorf("failed to get Subnet %s: %w", key, err)
 		default:
 			families = append(families, ref.family)
 		}
@@ -222,10 +223,10 @@ func (r *VirtualNetworkReconciler) SetupWithManager(mgr ctrl.Manager, workers in
 		Complete(r)
 }
 
-// networksOfSubnet maps a Subnet to the networks in its namespace that reference it.
+// networksOfSubnet maps a Subnet to the networks that reference it.
 func (r *VirtualNetworkReconciler) networksOfSubnet(ctx context.Context, obj client.Object) []ctrl.Request {
 	var vns corev1alpha1.VirtualNetworkList
-	if err := r.List(ctx, &vns, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexVNSubnets: obj.GetName()}); err != nil {
+	if err := r.List(ctx, &vns, client.MatchingFields{indexVNSubnets: obj.GetNamespace() + "/" + obj.GetName()}); err != nil {
 		return nil
 	}
 	reqs := make([]ctrl.Request, 0, len(vns.Items))

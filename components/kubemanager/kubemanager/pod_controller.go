@@ -160,6 +160,14 @@ func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation st
 	ifaces := []iface{{name: "eth0", isDefault: true,
 		network:    types.NamespacedName{Namespace: r.Config.Namespace, Name: r.Config.PodNetwork},
 		statusName: r.Config.DefaultNetworkName()}}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, types.NamespacedName{Name: pod.Namespace}, ns); err != nil {
+		return nil, "", fmt.Errorf("failed to get namespace %s: %w", pod.Namespace, err)
+	}
+	if isolated(ns) {
+		ifaces[0].network = types.NamespacedName{Namespace: pod.Namespace, Name: r.Config.PodNetwork}
+		ifaces[0].statusName = ifaces[0].network.String()
+	}
 	if strings.TrimSpace(annotation) == "" {
 		return ifaces, "", nil
 	}

@@ -79,6 +79,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg *Config) error {
 	if err := (&PodReconciler{Client: mgr.GetClient(), Config: cfg, Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if err := (&NamespaceReconciler{Client: mgr.GetClient(), Config: cfg}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	if err := (&ServiceReconciler{Client: mgr.GetClient(), Config: cfg, Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
