@@ -331,6 +331,32 @@ var _ = Describe("kubemanager", func() {
 			Consistently(podObjects(p), "1s").Should(Equal("vm=1 vmi=2 iip=2"))
 		})
 
+		It("refuses to change the subnet of a network in use, and says so on the NAD", func() {
+			n := &nadv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "good"}}
+			p := pod("default", "user", "good")
+			Expect(interfaces(networkStatus(p))).To(HaveLen(2))
+			Expect(update(n, func(n *nadv1.NetworkAttachmentDefinition) {
+				n.Annotations[kubemanager.AnnotationNetworks] = `{"ipamV4Subnet": "172.31.1.0/24"}`
+			})).To(Succeed())
+			Eventually(annotation(n, kubemanager.AnnotationNetworksStatus)).Should(Equal(
+				"failure: VirtualNetwork good is used by 1 interfaces: its subnet cannot change from 172.31.0.0/24 to 172.31.1.0/24 until they are gone"))
+			Eventually(warningEvent(n, "NetworkFailed")).Should(ContainSubstring("cannot change"))
+			Expect(get(&corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "good-v4"}}).Spec.CIDR).To(Equal("172.31.0.0/24"))
+		})
+
+		It("cleans up after a pod deleted and recreated under the same name while kubemanager was down", func() {
+			p := pod("default", "phoenix", "good")
+			first := networkStatus(p)
+			stopKubemanager()
+			deletePod(p)
+			p2 := pod("default", "phoenix", "good")
+			stopKubemanager = startKubemanager(kubemanagerConfig())
+			second := networkStatus(p2)
+			Expect(second[1].Mac).NotTo(Equal(first[1].Mac))
+			Eventually(podObjects(p2)).Should(Equal("vm=1 vmi=2 iip=2"), "the old pod's objects are gone")
+			Expect(p2.Annotations[kubemanager.AnnotationVMUUID]).NotTo(Equal(p.Annotations[kubemanager.AnnotationVMUUID]))
+		})
+
 		It("never lets a pod recreated with the same name inherit the old one's objects", func() {
 			p := pod("default", "reborn", "good")
 			first := networkStatus(p)

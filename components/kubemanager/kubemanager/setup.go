@@ -3,10 +3,13 @@ package kubemanager
 import (
 	"context"
 	"fmt"
+	"math"
+	"time"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -72,8 +75,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg *Config) error {
 	if err := cluster.SetupWithManager(mgr); err != nil {
 		return err
 	}
-	// The default networks exist before the first pod needs them.
-	if err := mgr.Add(manager.RunnableFunc(cluster.Ensure)); err != nil {
+	// The default networks exist before the first pod needs them. A failed
+	// attempt (the reconciler racing it, say) is retried: an error returned
+	// here would stop the whole manager.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		log := ctrl.LoggerFrom(ctx).WithName("cluster-networks")
+		return wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Cap: 10 * time.Second, Steps: math.MaxInt32},
+			func(ctx context.Context) (bool, error) {
+				if err := cluster.Ensure(ctx); err != nil {
+					log.Error(err, "Failed to ensure the cluster's default networks; retrying")
+					return false, nil
+				}
+				return true, nil
+			})
+	})); err != nil {
 		return err
 	}
 	if err := (&PodReconciler{Client: mgr.GetClient(), Config: cfg, Recorder: recorder}).SetupWithManager(mgr); err != nil {
