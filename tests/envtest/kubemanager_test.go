@@ -138,6 +138,15 @@ var _ = Describe("kubemanager", func() {
 		}
 		Expect(get(&corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: clusterNamespace, Name: "default-podnetwork-v4"}}).Spec.CIDR).
 			To(Equal("10.244.0.0/16"))
+
+		By("a default network deleted or changed by hand is repaired")
+		svc := &corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: clusterNamespace, Name: "default-servicenetwork"}}
+		old := get(svc).UID
+		Expect(k8sClient.Delete(ctx, svc)).To(Succeed())
+		Eventually(func() bool { return get(svc.DeepCopy()).UID != old }).Should(BeTrue())
+		Eventually(stateOf(svc)).Should(Equal("Success"))
+		Expect(update(svc, func(vn *corev1alpha1.VirtualNetwork) { vn.Spec.V4SubnetReference = nil })).To(Succeed())
+		Eventually(func() *corev1alpha1.ResourceReference { return get(svc).Spec.V4SubnetReference }).ShouldNot(BeNil())
 	})
 
 	It("replays seed 004: NAD vn1, its network, pod vn1-pod with eth0 and eth1, VN recreated, all removed", func() {
