@@ -61,25 +61,11 @@ func stateOf(obj client.Object) func() string {
 		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err.Error()
 		}
-		var cs corev1alpha1.CommonStatus
-		switch o := obj.(type) {
-		case *corev1alpha1.VirtualNetwork:
-			cs = o.Status.CommonStatus
-		case *corev1alpha1.Subnet:
-			cs = o.Status.CommonStatus
-		case *corev1alpha1.RoutingInstance:
-			cs = o.Status.CommonStatus
-		case *corev1alpha1.InstanceIP:
-			cs = o.Status.CommonStatus
-		case *corev1alpha1.VirtualMachineInterface:
-			cs = o.Status.CommonStatus
-		case *corev1alpha1.RouteTarget:
-			cs = o.Status.CommonStatus
-		case *corev1alpha1.VirtualMachine:
-			cs = o.Status.CommonStatus
-		default:
-			Fail(fmt.Sprintf("stateOf does not know %T", obj))
+		o, ok := obj.(corev1alpha1.Object)
+		if !ok {
+			Fail(fmt.Sprintf("%T is not a core object", obj))
 		}
+		cs := o.GetCommonStatus()
 		return strings.TrimSpace(string(cs.State) + " " + cs.Observation)
 	}
 }

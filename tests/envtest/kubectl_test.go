@@ -131,9 +131,6 @@ var _ = Describe("kubectl", func() {
 // setStatus sets the status of any core object to status, with its state.
 func setStatus(obj client.Object, status reflect.Value, state corev1alpha1.State) {
 	GinkgoHelper()
-	target := reflect.ValueOf(obj).Elem().FieldByName("Status")
-	target.Set(status)
-	v := target.FieldByName("State")
-	Expect(v.IsValid()).To(BeTrue(), "%T has no status.state", obj)
-	v.Set(reflect.ValueOf(state))
+	reflect.ValueOf(obj).Elem().FieldByName("Status").Set(status)
+	obj.(corev1alpha1.Object).GetCommonStatus().State = state
 }

@@ -2,17 +2,16 @@ package controllers
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"strconv"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+	"github.com/kontrail/kontrail/components/controller/allocator"
 )
 
 // The finalizers CN2 puts on a RoutingInstance: its system route target is
@@ -56,22 +55,14 @@ func (r *RoutingInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	before := deepCopy(ri)
 
-	n, err := r.State.RouteTargets.Allocate(ri.UID)
-	if err != nil {
-		setState(&ri.Status.CommonStatus, ri.Generation, corev1alpha1.StateFailure, ReasonPoolExhausted, fmt.Sprintf("no route-target number left to allocate: %v", err))
+	value, rt, err := r.routeTargets().ensure(ctx, ri.UID)
+	if errors.Is(err, allocator.ErrExhausted) {
+		setState(&ri.Status.CommonStatus, ri.Generation, corev1alpha1.StateFailure, ReasonPoolExhausted, err.Error())
 		r.Recorder.Eventf(ri, nil, "Warning", ReasonPoolExhausted, "AllocateRouteTarget", ri.Status.Observation)
 		return ctrl.Result{}, patchStatus(ctx, r.Client, ri, before)
 	}
-	value := r.systemRouteTarget(n)
-	rt := &corev1alpha1.RouteTarget{ObjectMeta: metav1.ObjectMeta{
-		Name:   value.ObjectName(),
-		Labels: map[string]string{corev1alpha1.LabelSystemRouteTarget: "true"},
-	}}
-	if err := r.Create(ctx, rt); apierrors.IsAlreadyExists(err) {
-		err = r.Get(ctx, types.NamespacedName{Name: rt.Name}, rt)
-	}
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("failed to create RouteTarget %s: %w", rt.Name, err)
+		return ctrl.Result{}, err
 	}
 
 	ri.Status.DefaultRouteTargetReference = &corev1alpha1.RouteTargetReference{ResourceReference: corev1alpha1.ResourceReference{
@@ -83,8 +74,8 @@ func (r *RoutingInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return ctrl.Result{}, patchStatus(ctx, r.Client, ri, before)
 }
 
-func (r *RoutingInstanceReconciler) systemRouteTarget(n uint64) corev1alpha1.RouteTargetValue {
-	return corev1alpha1.RouteTargetValue{ASN: r.AutonomousSystem, Number: uint32(n)}
+func (r *RoutingInstanceReconciler) routeTargets() systemRouteTargets {
+	return systemRouteTargets{Client: r.Client, state: r.State, autonomousSystem: r.AutonomousSystem}
 }
 
 // isDefaultRoutingInstance: the instance a network gets is controlled by
@@ -96,12 +87,8 @@ func isDefaultRoutingInstance(ri *corev1alpha1.RoutingInstance) bool {
 
 // delete removes the system route target and frees its number.
 func (r *RoutingInstanceReconciler) delete(ctx context.Context, ri *corev1alpha1.RoutingInstance) error {
-	if n, ok := r.State.RouteTargets.Held(ri.UID); ok {
-		rt := &corev1alpha1.RouteTarget{ObjectMeta: metav1.ObjectMeta{Name: r.systemRouteTarget(n).ObjectName()}}
-		if err := r.Delete(ctx, rt); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("failed to delete RouteTarget %s: %w", rt.Name, err)
-		}
-		r.State.RouteTargets.Release(ri.UID)
+	if err := r.routeTargets().release(ctx, ri.UID); err != nil {
+		return err
 	}
 	return removeFinalizers(ctx, r.Client, ri, routingInstanceFinalizers...)
 }

@@ -77,10 +77,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		&InstanceIPReconciler{Client: c, State: state, Recorder: recorder},
 		&VirtualMachineInterfaceReconciler{Client: c, State: state, Recorder: recorder},
 		&VirtualNetworkRouterReconciler{Client: c, State: state, Recorder: recorder, AutonomousSystem: opts.AutonomousSystem},
-		newStateReconciler("virtualmachine", c, func() *corev1alpha1.VirtualMachine { return &corev1alpha1.VirtualMachine{} },
-			func(o *corev1alpha1.VirtualMachine) *corev1alpha1.CommonStatus { return &o.Status.CommonStatus }),
-		newStateReconciler("routetarget", c, func() *corev1alpha1.RouteTarget { return &corev1alpha1.RouteTarget{} },
-			func(o *corev1alpha1.RouteTarget) *corev1alpha1.CommonStatus { return &o.Status.CommonStatus }),
+		newStateReconciler("virtualmachine", c, func() *corev1alpha1.VirtualMachine { return &corev1alpha1.VirtualMachine{} }),
+		newStateReconciler("routetarget", c, func() *corev1alpha1.RouteTarget { return &corev1alpha1.RouteTarget{} }),
 	} {
 		if err := r.SetupWithManager(mgr, opts.Workers); err != nil {
 			return nil, fmt.Errorf("failed to set up %T: %w", r, err)

@@ -12,18 +12,23 @@ import (
 // stateReconciler sets Success on kinds the controller has nothing to
 // allocate for (VirtualMachines, RouteTargets): they are valid once
 // admitted, and their STATE column says so.
-type stateReconciler[T client.Object] struct {
+type stateReconciler[T interface {
+	client.Object
+	corev1alpha1.Object
+}] struct {
 	client.Client
 	name   string
 	newObj func() T
-	status func(T) *corev1alpha1.CommonStatus
 }
 
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines;routetargets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines/status;routetargets/status,verbs=get;update;patch
 
-func newStateReconciler[T client.Object](name string, c client.Client, newObj func() T, status func(T) *corev1alpha1.CommonStatus) *stateReconciler[T] {
-	return &stateReconciler[T]{Client: c, name: name, newObj: newObj, status: status}
+func newStateReconciler[T interface {
+	client.Object
+	corev1alpha1.Object
+}](name string, c client.Client, newObj func() T) *stateReconciler[T] {
+	return &stateReconciler[T]{Client: c, name: name, newObj: newObj}
 }
 
 func (r *stateReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -31,7 +36,7 @@ func (r *stateReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	cs := r.status(obj)
+	cs := obj.GetCommonStatus()
 	if cs.State == corev1alpha1.StateSuccess && cs.ObservedGeneration == obj.GetGeneration() {
 		return ctrl.Result{}, nil
 	}

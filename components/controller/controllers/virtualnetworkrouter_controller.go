@@ -66,12 +66,8 @@ func (r *VirtualNetworkRouterReconciler) Reconcile(ctx context.Context, req ctrl
 		if err := r.applyToRoutingInstances(ctx, key, nil, nil); err != nil {
 			return ctrl.Result{}, err
 		}
-		if n, ok := r.State.RouteTargets.Held(vnr.UID); ok {
-			rt := &corev1alpha1.RouteTarget{ObjectMeta: metav1.ObjectMeta{Name: r.routeTarget(n).ObjectName()}}
-			if err := r.Delete(ctx, rt); client.IgnoreNotFound(err) != nil {
-				return ctrl.Result{}, fmt.Errorf("failed to delete RouteTarget %s: %w", rt.Name, err)
-			}
-			r.State.RouteTargets.Release(vnr.UID)
+		if err := r.routeTargets().release(ctx, vnr.UID); err != nil {
+			return ctrl.Result{}, err
 		}
 		return ctrl.Result{}, removeFinalizers(ctx, r.Client, vnr, virtualNetworkRouterFinalizers...)
 	}
@@ -80,9 +76,9 @@ func (r *VirtualNetworkRouterReconciler) Reconcile(ctx context.Context, req ctrl
 	}
 	before := deepCopy(vnr)
 
-	own, err := r.ensureRouteTarget(ctx, vnr)
+	own, _, err := r.routeTargets().ensure(ctx, vnr.UID)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, fmt.Errorf("VirtualNetworkRouter %s: %w", key, err)
 	}
 	vnr.Status.RouteTarget = corev1alpha1.RouteTargetString(own.String())
 
@@ -110,8 +106,8 @@ func (r *VirtualNetworkRouterReconciler) Reconcile(ctx context.Context, req ctrl
 	return ctrl.Result{}, patchStatus(ctx, r.Client, vnr, before)
 }
 
-func (r *VirtualNetworkRouterReconciler) routeTarget(n uint64) corev1alpha1.RouteTargetValue {
-	return corev1alpha1.RouteTargetValue{ASN: r.AutonomousSystem, Number: uint32(n)}
+func (r *VirtualNetworkRouterReconciler) routeTargets() systemRouteTargets {
+	return systemRouteTargets{Client: r.Client, state: r.State, autonomousSystem: r.AutonomousSystem}
 }
 
 func routeTargetReference(v corev1alpha1.RouteTargetValue, dir corev1alpha1.ImportExport) corev1alpha1.RouteTargetReference {
@@ -120,21 +116,6 @@ func routeTargetReference(v corev1alpha1.RouteTargetValue, dir corev1alpha1.Impo
 			Name: v.ObjectName(), FQName: []string{v.ObjectName()}},
 		Attributes: corev1alpha1.RouteTargetAttributes{ImportExport: dir},
 	}
-}
-
-// ensureRouteTarget allocates the router's route target and its object.
-func (r *VirtualNetworkRouterReconciler) ensureRouteTarget(ctx context.Context, vnr *corev1alpha1.VirtualNetworkRouter) (corev1alpha1.RouteTargetValue, error) {
-	n, err := r.State.RouteTargets.Allocate(vnr.UID)
-	if err != nil {
-		return corev1alpha1.RouteTargetValue{}, fmt.Errorf("failed to allocate a route target for VirtualNetworkRouter %s/%s: %w", vnr.Namespace, vnr.Name, err)
-	}
-	v := r.routeTarget(n)
-	rt := &corev1alpha1.RouteTarget{ObjectMeta: metav1.ObjectMeta{Name: v.ObjectName(),
-		Labels: map[string]string{corev1alpha1.LabelSystemRouteTarget: "true"}}}
-	if err := r.Create(ctx, rt); client.IgnoreAlreadyExists(err) != nil {
-		return v, fmt.Errorf("failed to create RouteTarget %s: %w", rt.Name, err)
-	}
-	return v, nil
 }
 
 // importedRouteTargets are the route targets of the routers vnr imports
