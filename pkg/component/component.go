@@ -18,7 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	configplanev1alpha1 "github.com/kontrail/kontrail/api/configplane/v1alpha1"
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+	dataplanev1alpha1 "github.com/kontrail/kontrail/api/dataplane/v1alpha1"
 )
 
 // Options are the settings every component's manager takes from its flags.
@@ -46,12 +48,14 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Zap.BindFlags(fs)
 }
 
-// Scheme returns a scheme with the Kubernetes built-in types and the
-// core.contrail.juniper.net types registered.
+// Scheme returns a scheme with the Kubernetes built-in types and every
+// Kontrail API group registered.
 func Scheme() *runtime.Scheme {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(corev1alpha1.AddToScheme(scheme))
+	utilruntime.Must(configplanev1alpha1.AddToScheme(scheme))
+	utilruntime.Must(dataplanev1alpha1.AddToScheme(scheme))
 	return scheme
 }
 
