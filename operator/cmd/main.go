@@ -3,10 +3,25 @@
 // workloads of each component.
 package main
 
-import "github.com/kontrail/kontrail/pkg/component"
+import (
+	"flag"
+
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/kontrail/kontrail/operator/controller/configplane"
+	"github.com/kontrail/kontrail/pkg/component"
+)
+
+// version is the operator's version, stamped at build time.
+var version = "0.1.0"
 
 func main() {
+	var kubemanagerImage string
+	flag.StringVar(&kubemanagerImage, "kubemanager-image", "kontrail.io/kontrail-kubemanager:"+version,
+		"Image of kubemanager, unless a Kubemanager's spec.common.containers overrides it.")
 	component.Main("kontrail-operator",
 		"Runs the Kontrail operator, which reconciles the ApiServer, Controller,\nKubemanager and Vrouter resources into the workloads of each component.",
-		nil)
+		func(mgr manager.Manager) error {
+			return (&configplane.KubemanagerReconciler{Client: mgr.GetClient(), Image: kubemanagerImage, Version: version}).SetupWithManager(mgr)
+		})
 }

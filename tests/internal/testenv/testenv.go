@@ -27,6 +27,7 @@ import (
 	apiwebhook "github.com/kontrail/kontrail/components/apiserver/webhook"
 	"github.com/kontrail/kontrail/components/controller/controllers"
 	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
+	"github.com/kontrail/kontrail/operator/controller/configplane"
 	"github.com/kontrail/kontrail/pkg/component"
 )
 
@@ -161,6 +162,19 @@ func (e *Env) StartKubemanager(ctx context.Context, cfg kubemanager.Config) (fun
 		return nil, err
 	}
 	if err := kubemanager.Setup(ctx, mgr, &cfg); err != nil {
+		return nil, err
+	}
+	return run(ctx, mgr), nil
+}
+
+// StartOperator runs the operator's reconcilers, as the kontrail-operator
+// binary does.
+func (e *Env) StartOperator(ctx context.Context, kubemanagerImage, version string) (func() error, error) {
+	mgr, err := e.newManager(ctrl.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := (&configplane.KubemanagerReconciler{Client: mgr.GetClient(), Image: kubemanagerImage, Version: version}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return run(ctx, mgr), nil
