@@ -16,12 +16,16 @@ import (
 var version = "0.1.0"
 
 func main() {
-	var kubemanagerImage string
-	flag.StringVar(&kubemanagerImage, "kubemanager-image", "kontrail.io/kontrail-kubemanager:"+version,
+	var images configplane.Images
+	flag.StringVar(&images.ApiServer, "apiserver-image", "kontrail.io/kontrail-apiserver:"+version,
+		"Image of the apiserver, unless an ApiServer's spec.common.containers overrides it.")
+	flag.StringVar(&images.Controller, "controller-image", "kontrail.io/kontrail-controller:"+version,
+		"Image of the controller, unless a Controller's spec.common.containers overrides it.")
+	flag.StringVar(&images.Kubemanager, "kubemanager-image", "kontrail.io/kontrail-kubemanager:"+version,
 		"Image of kubemanager, unless a Kubemanager's spec.common.containers overrides it.")
 	component.Main("kontrail-operator",
 		"Runs the Kontrail operator, which reconciles the ApiServer, Controller,\nKubemanager and Vrouter resources into the workloads of each component.",
 		func(mgr manager.Manager) error {
-			return (&configplane.KubemanagerReconciler{Client: mgr.GetClient(), Image: kubemanagerImage, Version: version}).SetupWithManager(mgr)
+			return configplane.SetupWithManager(mgr, images, version)
 		})
 }

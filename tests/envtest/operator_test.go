@@ -7,11 +7,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	commonv1alpha1 "github.com/kontrail/kontrail/api/common/v1alpha1"
 	configplanev1alpha1 "github.com/kontrail/kontrail/api/configplane/v1alpha1"
+	"github.com/kontrail/kontrail/operator/controller/configplane"
 )
 
 // The operator against the real apiserver: a Kubemanager becomes
@@ -33,9 +35,21 @@ func envOf(dep *appsv1.Deployment) func() map[string]string {
 	}
 }
 
+// markReady reports a Deployment ready, as the Deployment controller and
+// the kubelet would (envtest runs neither).
+func markReady(dep *appsv1.Deployment) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(dep)
+		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+		return k8sClient.Status().Update(ctx, dep)
+	})).To(Succeed())
+}
+
 var _ = Describe("Operator", func() {
 	BeforeEach(func() {
-		stop, err := env.StartOperator(ctx, "kontrail.io/kontrail-kubemanager:test", "0.1.0-test")
+		stop, err := env.StartOperator(ctx, configplane.Images{ApiServer: "kontrail.io/kontrail-apiserver:test",
+			Controller: "kontrail.io/kontrail-controller:test", Kubemanager: "kontrail.io/kontrail-kubemanager:test"}, "0.1.0-test")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(stop()).To(Succeed()) })
 	})
@@ -48,6 +62,26 @@ var _ = Describe("Operator", func() {
 					NetworkSelector:   &metav1.LabelSelector{MatchLabels: map[string]string{"service.contrail.juniper.net/externalNetworkSelector": "default-external"}},
 					NamespaceSelector: &metav1.LabelSelector{}}}}}
 		Expect(create(km)).To(Succeed())
+
+		By("it waits, as a condition, for an ApiServer to be Available")
+		available := func(obj commonv1alpha1.Component) func() string {
+			return func() string {
+				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+				c := meta.FindStatusCondition(obj.GetComponentStatus().Conditions, commonv1alpha1.ConditionAvailable)
+				if c == nil {
+					return ""
+				}
+				return string(c.Status) + " " + c.Reason
+			}
+		}
+		Eventually(available(km)).Should(Equal("False WaitingForApiServer"))
+		api := &configplanev1alpha1.ApiServer{ObjectMeta: metav1.ObjectMeta{Namespace: km.Namespace, Name: "contrail-k8s-apiserver"}}
+		Expect(create(api)).To(Succeed())
+		apiDep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.Name}}
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(apiDep), apiDep) }).Should(Succeed())
+		Expect(apiDep.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--webhook-port=9443"))
+		markReady(apiDep)
+		Eventually(available(api)).Should(Equal("True Available"))
 
 		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: km.Namespace, Name: km.Name}}
 		Eventually(envOf(dep)).Should(And(
@@ -79,9 +113,7 @@ var _ = Describe("Operator", func() {
 			}
 			return string(c.Status) + " " + c.Reason
 		}).Should(Equal("False RollingOut"))
-		get(dep)
-		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
-		Expect(k8sClient.Status().Update(ctx, dep)).To(Succeed())
+		markReady(dep)
 		Eventually(func() bool {
 			return meta.IsStatusConditionTrue(get(km).Status.Conditions, commonv1alpha1.ConditionAvailable)
 		}).Should(BeTrue())

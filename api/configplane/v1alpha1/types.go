@@ -154,6 +154,7 @@ type ApiServer struct { //nolint:revive // CN2's kind name
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitzero"`
 	// +optional
+	// +kubebuilder:default={}
 	Spec ApiServerSpec `json:"spec,omitzero"`
 	// +optional
 	Status commonv1alpha1.ComponentStatus `json:"status,omitzero"`
@@ -180,6 +181,7 @@ type Controller struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitzero"`
 	// +optional
+	// +kubebuilder:default={}
 	Spec ControllerSpec `json:"spec,omitzero"`
 	// +optional
 	Status commonv1alpha1.ComponentStatus `json:"status,omitzero"`
@@ -218,3 +220,21 @@ type KubemanagerList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []Kubemanager `json:"items"`
 }
+
+// GetComponentSpec returns the spec fields every deployment resource shares.
+func (o *ApiServer) GetComponentSpec() *commonv1alpha1.ComponentSpec { return &o.Spec.ComponentSpec }
+
+// GetComponentStatus returns the status every deployment resource has.
+func (o *ApiServer) GetComponentStatus() *commonv1alpha1.ComponentStatus { return &o.Status }
+
+// GetComponentSpec returns the spec fields every deployment resource shares.
+func (o *Controller) GetComponentSpec() *commonv1alpha1.ComponentSpec { return &o.Spec.ComponentSpec }
+
+// GetComponentStatus returns the status every deployment resource has.
+func (o *Controller) GetComponentStatus() *commonv1alpha1.ComponentStatus { return &o.Status }
+
+// GetComponentSpec returns the spec fields every deployment resource shares.
+func (o *Kubemanager) GetComponentSpec() *commonv1alpha1.ComponentSpec { return &o.Spec.ComponentSpec }
+
+// GetComponentStatus returns the status every deployment resource has.
+func (o *Kubemanager) GetComponentStatus() *commonv1alpha1.ComponentStatus { return &o.Status }

@@ -101,6 +101,7 @@ type Vrouter struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitzero"`
 	// +optional
+	// +kubebuilder:default={}
 	Spec VrouterSpec `json:"spec,omitzero"`
 	// +optional
 	Status commonv1alpha1.ComponentStatus `json:"status,omitzero"`

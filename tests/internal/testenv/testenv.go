@@ -169,12 +169,12 @@ func (e *Env) StartKubemanager(ctx context.Context, cfg kubemanager.Config) (fun
 
 // StartOperator runs the operator's reconcilers, as the kontrail-operator
 // binary does.
-func (e *Env) StartOperator(ctx context.Context, kubemanagerImage, version string) (func() error, error) {
+func (e *Env) StartOperator(ctx context.Context, images configplane.Images, version string) (func() error, error) {
 	mgr, err := e.newManager(ctrl.Options{})
 	if err != nil {
 		return nil, err
 	}
-	if err := (&configplane.KubemanagerReconciler{Client: mgr.GetClient(), Image: kubemanagerImage, Version: version}).SetupWithManager(mgr); err != nil {
+	if err := configplane.SetupWithManager(mgr, images, version); err != nil {
 		return nil, err
 	}
 	return run(ctx, mgr), nil

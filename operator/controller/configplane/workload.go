@@ -20,9 +20,6 @@ import (
 // KubemanagerContainer is the name of kubemanager's container, as CN2's.
 const KubemanagerContainer = "contrail-k8s-kubemanager"
 
-// kubemanagerName names the workload and its service account.
-func kubemanagerName(km *configplanev1alpha1.Kubemanager) string { return km.Name }
-
 // kubemanagerEnv is the container's environment, as the seed shows CN2's:
 // every setting of the resource as the KUBEMANAGER_* variable kubemanager reads.
 func kubemanagerEnv(km *configplanev1alpha1.Kubemanager) []corev1.EnvVar {
@@ -49,20 +46,33 @@ func kubemanagerEnv(km *configplanev1alpha1.Kubemanager) []corev1.EnvVar {
 	return env
 }
 
-// kubemanagerDeployment renders kubemanager's Deployment: restricted pod
-// security, the resource's spec.common applied, the image given.
-func kubemanagerDeployment(km *configplanev1alpha1.Kubemanager, image string) *appsv1.Deployment {
-	labels := map[string]string{"app": kubemanagerName(km), "app.kubernetes.io/part-of": "kontrail", "app.kubernetes.io/component": "kubemanager"}
-	s := km.Spec
+// workload is what differs between the control-plane components'
+// Deployments; renderDeployment adds what they share.
+type workload struct {
+	owner         commonv1alpha1.Component
+	name          string // the Deployment's and service account's
+	component     string // app.kubernetes.io/component
+	containerName string
+	binary        string
+	image         string
+	args          []string
+	env           []corev1.EnvVar
+}
+
+// renderDeployment renders a component's Deployment: restricted pod
+// security, health probes, the resource's spec.common applied.
+func renderDeployment(w workload) *appsv1.Deployment {
+	spec := w.owner.GetComponentSpec()
+	common := spec.Common
+	labels := map[string]string{"app": w.name, "app.kubernetes.io/part-of": "kontrail", "app.kubernetes.io/component": w.component}
 	container := corev1.Container{
-		Name:            KubemanagerContainer,
-		Image:           image,
+		Name:            w.containerName,
+		Image:           w.image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Command:         []string{"/kontrail-kubemanager"},
-		Args: []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
-			"--workers=" + strconv.Itoa(int(s.Workers)), "--kube-api-qps=" + strconv.Itoa(int(s.ClientQPS)),
-			"--kube-api-burst=" + strconv.Itoa(int(s.ClientBurst)), "--zap-log-level=" + zapLevel(s.LogLevel)},
-		Env:   kubemanagerEnv(km),
+		Command:         []string{"/" + w.binary},
+		Args: append([]string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
+			"--zap-log-level=" + zapLevel(spec.LogLevel)}, w.args...),
+		Env:   w.env,
 		Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 8080}, {Name: "health", ContainerPort: 8081}},
 		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstrPort(8081)}},
 			InitialDelaySeconds: 15, PeriodSeconds: 20},
@@ -70,36 +80,61 @@ func kubemanagerDeployment(km *configplanev1alpha1.Kubemanager, image string) *a
 			InitialDelaySeconds: 5, PeriodSeconds: 10},
 		SecurityContext: restrictedContainer(),
 	}
-	applyContainerOverrides(&container, s.Common.Containers)
+	applyContainerOverrides(&container, common.Containers)
 
 	pod := corev1.PodSpec{
-		ServiceAccountName: kubemanagerName(km),
+		ServiceAccountName: w.name,
 		Containers:         []corev1.Container{container},
-		NodeSelector:       s.Common.NodeSelector,
-		Affinity:           s.Common.Affinity,
-		Tolerations:        s.Common.Tolerations,
-		PriorityClassName:  s.Common.PriorityClassName,
+		NodeSelector:       common.NodeSelector,
+		Affinity:           common.Affinity,
+		Tolerations:        common.Tolerations,
+		PriorityClassName:  common.PriorityClassName,
 		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true),
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 	}
-	if s.Common.ServiceAccountName != "" {
-		pod.ServiceAccountName = s.Common.ServiceAccountName
+	if common.ServiceAccountName != "" {
+		pod.ServiceAccountName = common.ServiceAccountName
 	}
-	for _, name := range s.Common.ImagePullSecrets {
+	for _, name := range common.ImagePullSecrets {
 		pod.ImagePullSecrets = append(pod.ImagePullSecrets, corev1.LocalObjectReference{Name: name})
 	}
 	replicas := ptr.To(int32(1))
-	if s.Common.Replicas != nil {
-		replicas = s.Common.Replicas
+	if common.Replicas != nil {
+		replicas = common.Replicas
 	}
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: km.Namespace, Name: kubemanagerName(km), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.owner.GetNamespace(), Name: w.name, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": kubemanagerName(km)}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: s.Common.PodAnnotations}, Spec: pod},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": w.name}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: common.PodAnnotations}, Spec: pod},
 		},
 	}
+}
+
+// kubemanagerWorkload is kubemanager's Deployment.
+func kubemanagerWorkload(km *configplanev1alpha1.Kubemanager, image string) workload {
+	s := km.Spec
+	return workload{owner: km, name: km.Name, component: "kubemanager", containerName: KubemanagerContainer,
+		binary: "kontrail-kubemanager", image: image, env: kubemanagerEnv(km),
+		args: []string{"--workers=" + strconv.Itoa(int(s.Workers)), "--kube-api-qps=" + strconv.Itoa(int(s.ClientQPS)),
+			"--kube-api-burst=" + strconv.Itoa(int(s.ClientBurst))}}
+}
+
+// controllerWorkload is the controller's Deployment.
+func controllerWorkload(c *configplanev1alpha1.Controller, image string, as int64) workload {
+	s := c.Spec
+	return workload{owner: c, name: c.Name, component: "controller", containerName: "contrail-k8s-controller",
+		binary: "kontrail-controller", image: image,
+		args: []string{"--workers=" + strconv.Itoa(int(s.Workers)), "--kube-api-qps=" + strconv.Itoa(int(s.ClientQPS)),
+			"--kube-api-burst=" + strconv.Itoa(int(s.ClientBurst)), "--autonomous-system=" + strconv.FormatInt(as, 10)}}
+}
+
+// apiServerWorkload is the apiserver's Deployment.
+func apiServerWorkload(a *configplanev1alpha1.ApiServer, image string) workload {
+	return workload{owner: a, name: a.Name, component: "apiserver", containerName: "contrail-k8s-apiserver",
+		binary: "kontrail-apiserver", image: image,
+		args: []string{"--webhook-port=" + strconv.Itoa(int(a.Spec.ListenerPort))}}
 }
 
 // restrictedContainer passes Pod Security's restricted level.
