@@ -50,6 +50,7 @@ manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests from the 
 		output:webhook:artifacts:config=../../config/webhook output:rbac:artifacts:config=../../config/components/apiserver
 	cd components/controller && $(CONTROLLER_GEN) rbac:roleName=controller-role paths="./..." output:rbac:artifacts:config=../../config/components/controller
 	cd components/kubemanager && $(CONTROLLER_GEN) rbac:roleName=kubemanager-role paths="./..." output:rbac:artifacts:config=../../config/components/kubemanager
+	cd vrouter && $(CONTROLLER_GEN) rbac:roleName=vrouter-role paths="./..." output:rbac:artifacts:config=../config/components/vrouter
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.

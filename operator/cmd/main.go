@@ -8,7 +8,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/kontrail/kontrail/operator/controller/configplane"
+	"github.com/kontrail/kontrail/operator/controller"
 	"github.com/kontrail/kontrail/pkg/component"
 )
 
@@ -16,16 +16,19 @@ import (
 var version = "0.1.0"
 
 func main() {
-	var images configplane.Images
+	var images controller.Images
 	flag.StringVar(&images.ApiServer, "apiserver-image", "kontrail.io/kontrail-apiserver:"+version,
 		"Image of the apiserver, unless an ApiServer's spec.common.containers overrides it.")
 	flag.StringVar(&images.Controller, "controller-image", "kontrail.io/kontrail-controller:"+version,
 		"Image of the controller, unless a Controller's spec.common.containers overrides it.")
 	flag.StringVar(&images.Kubemanager, "kubemanager-image", "kontrail.io/kontrail-kubemanager:"+version,
 		"Image of kubemanager, unless a Kubemanager's spec.common.containers overrides it.")
+	flag.StringVar(&images.VrouterAgent, "vrouter-agent-image", "kontrail.io/kontrail-vrouter-agent:"+version,
+		"Image of the vrouter agent (it carries the CNI plugin), unless a Vrouter's spec.common.containers overrides it.")
 	component.Main("kontrail-operator",
 		"Runs the Kontrail operator, which reconciles the ApiServer, Controller,\nKubemanager and Vrouter resources into the workloads of each component.",
 		func(mgr manager.Manager) error {
-			return configplane.SetupWithManager(mgr, images, version)
-		})
+			return controller.SetupWithManager(mgr, images, version)
+		},
+		func(o *manager.Options) { o.Cache = controller.CacheOptions() })
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -48,11 +49,13 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Zap.BindFlags(fs)
 }
 
-// Scheme returns a scheme with the Kubernetes built-in types and every
-// Kontrail API group registered.
+// Scheme returns a scheme with the Kubernetes built-in types, CRDs and
+// every Kontrail API group registered.
 func Scheme() *runtime.Scheme {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	// The operator checks that the core CRDs are established.
+	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
 	utilruntime.Must(corev1alpha1.AddToScheme(scheme))
 	utilruntime.Must(configplanev1alpha1.AddToScheme(scheme))
 	utilruntime.Must(dataplanev1alpha1.AddToScheme(scheme))

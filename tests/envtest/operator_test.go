@@ -1,18 +1,32 @@
 package envtest
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	commonv1alpha1 "github.com/kontrail/kontrail/api/common/v1alpha1"
 	configplanev1alpha1 "github.com/kontrail/kontrail/api/configplane/v1alpha1"
+	dataplanev1alpha1 "github.com/kontrail/kontrail/api/dataplane/v1alpha1"
+	"github.com/kontrail/kontrail/config/components"
+	"github.com/kontrail/kontrail/operator/controller"
 	"github.com/kontrail/kontrail/operator/controller/configplane"
 )
 
@@ -46,37 +60,90 @@ func markReady(dep *appsv1.Deployment) {
 	})).To(Succeed())
 }
 
+// testImages are the images the suite's operator renders.
+var testImages = controller.Images{ApiServer: "kontrail.io/kontrail-apiserver:test", Controller: "kontrail.io/kontrail-controller:test",
+	Kubemanager: "kontrail.io/kontrail-kubemanager:test", VrouterAgent: "kontrail.io/kontrail-vrouter-agent:test"}
+
+// conditionOf reads a deployment resource's condition as "Status Reason".
+func conditionOf(obj commonv1alpha1.Component, typ string) func() string {
+	return func() string {
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: obj.GetName()}, obj.(client.Object))).To(Succeed())
+		c := meta.FindStatusCondition(obj.GetComponentStatus().Conditions, typ)
+		if c == nil {
+			return ""
+		}
+		return string(c.Status) + " " + c.Reason
+	}
+}
+
+func available(obj commonv1alpha1.Component) func() string {
+	return conditionOf(obj, commonv1alpha1.ConditionAvailable)
+}
+
+// deleteAndWait deletes a resource and waits until the operator's cleanup
+// let it go; nothing the operator made may outlive a spec (its webhooks
+// would point the shared apiserver at a Service nobody serves).
+func deleteAndWait(obj client.Object) {
+	GinkgoHelper()
+	Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, obj))).To(Succeed())
+	Eventually(func() bool {
+		return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj))
+	}).Should(BeTrue(), "%T %s is gone", obj, obj.GetName())
+}
+
+// podSecurityNamespace makes a namespace labelled for Pod Security's level.
+func podSecurityNamespace(name, level string) {
+	GinkgoHelper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod-security.kubernetes.io/enforce": level}}}
+	Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, ns))).To(Succeed())
+}
+
+// applySample creates a resource from config/samples into namespace, as kubectl apply would.
+func applySample[T client.Object](file, namespace string, obj T) T {
+	GinkgoHelper()
+	data, err := os.ReadFile(filepath.Join(env.RepoRoot, "config", "samples", file))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(yaml.UnmarshalStrict(data, obj)).To(Succeed())
+	obj.SetNamespace(namespace)
+	Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+	DeferCleanup(func() { deleteAndWait(obj) })
+	return obj
+}
+
+// markDaemonSetReady reports a DaemonSet ready on two nodes, as the
+// DaemonSet controller and the kubelets would.
+func markDaemonSetReady(ds *appsv1.DaemonSet) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(ds)
+		ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, DesiredNumberScheduled: 2, CurrentNumberScheduled: 2,
+			UpdatedNumberScheduled: 2, NumberReady: 2, NumberAvailable: 2}
+		return k8sClient.Status().Update(ctx, ds)
+	})).To(Succeed())
+}
+
 var _ = Describe("Operator", func() {
 	BeforeEach(func() {
-		stop, err := env.StartOperator(ctx, configplane.Images{ApiServer: "kontrail.io/kontrail-apiserver:test",
-			Controller: "kontrail.io/kontrail-controller:test", Kubemanager: "kontrail.io/kontrail-kubemanager:test"}, "0.1.0-test")
+		stop, err := env.StartOperator(ctx, testImages, "0.1.0-test")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(stop()).To(Succeed()) })
 	})
 
 	It("turns a Kubemanager into a Deployment with the seed's environment, rolls it on change, and reports Available", func() {
-		namespace("contrail-operator-test")
+		podSecurityNamespace("contrail-operator-test", "privileged")
 		km := &configplanev1alpha1.Kubemanager{ObjectMeta: metav1.ObjectMeta{Namespace: "contrail-operator-test", Name: "contrail-k8s-kubemanager"},
 			Spec: configplanev1alpha1.KubemanagerSpec{ClusterName: "contrail-k8s-kubemanager-mk", PodV4Subnet: "10.244.0.0/16", ServiceV4Subnet: "10.96.0.0/12",
 				ExternalNetworkSelectors: map[string]configplanev1alpha1.ExternalNetworkSelector{"default-external": {
 					NetworkSelector:   &metav1.LabelSelector{MatchLabels: map[string]string{"service.contrail.juniper.net/externalNetworkSelector": "default-external"}},
 					NamespaceSelector: &metav1.LabelSelector{}}}}}
-		Expect(create(km)).To(Succeed())
+		Expect(k8sClient.Create(ctx, km)).To(Succeed())
+		DeferCleanup(func() { deleteAndWait(km) })
 
 		By("it waits, as a condition, for an ApiServer to be Available")
-		available := func(obj commonv1alpha1.Component) func() string {
-			return func() string {
-				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-				c := meta.FindStatusCondition(obj.GetComponentStatus().Conditions, commonv1alpha1.ConditionAvailable)
-				if c == nil {
-					return ""
-				}
-				return string(c.Status) + " " + c.Reason
-			}
-		}
 		Eventually(available(km)).Should(Equal("False WaitingForApiServer"))
 		api := &configplanev1alpha1.ApiServer{ObjectMeta: metav1.ObjectMeta{Namespace: km.Namespace, Name: "contrail-k8s-apiserver"}}
-		Expect(create(api)).To(Succeed())
+		Expect(k8sClient.Create(ctx, api)).To(Succeed())
+		DeferCleanup(func() { deleteAndWait(api) })
 		apiDep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.Name}}
 		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(apiDep), apiDep) }).Should(Succeed())
 		Expect(apiDep.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--webhook-port=9443"))
@@ -106,21 +173,223 @@ var _ = Describe("Operator", func() {
 		Eventually(envOf(dep)).Should(HaveKeyWithValue("KUBEMANAGER_ENABLE_NAD", "false"))
 
 		By("the Deployment becomes ready, as the kubelet and the Deployment controller would report it")
-		Eventually(func() string {
-			c := meta.FindStatusCondition(get(km).Status.Conditions, commonv1alpha1.ConditionAvailable)
-			if c == nil {
-				return ""
-			}
-			return string(c.Status) + " " + c.Reason
-		}).Should(Equal("False RollingOut"))
+		Eventually(available(km)).Should(Equal("False RollingOut"))
 		markReady(dep)
-		Eventually(func() bool {
-			return meta.IsStatusConditionTrue(get(km).Status.Conditions, commonv1alpha1.ConditionAvailable)
-		}).Should(BeTrue())
+		Eventually(available(km)).Should(Equal("True Available"))
 		Expect(km.Status.Version).To(Equal("0.1.0-test"))
 
 		By("a Deployment edited by hand is corrected")
 		Expect(update(dep, func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "someone/else" })).To(Succeed())
 		Eventually(func() string { return get(dep).Spec.Template.Spec.Containers[0].Image }).Should(Equal("kontrail.io/kontrail-kubemanager:test"))
 	})
+
+	It("brings the four samples up in order, serves the apiserver's webhooks with a certificate it issued, and removes everything on deletion", func() {
+		podSecurityNamespace("op-system", "restricted")
+		podSecurityNamespace("op-contrail", "privileged")
+		vr := applySample("dataplane_v1alpha1_vrouter.yaml", "op-contrail", &dataplanev1alpha1.Vrouter{})
+		km := applySample("configplane_v1alpha1_kubemanager.yaml", "op-contrail", &configplanev1alpha1.Kubemanager{})
+		ctl := applySample("configplane_v1alpha1_controller.yaml", "op-system", &configplanev1alpha1.Controller{})
+		api := applySample("configplane_v1alpha1_apiserver.yaml", "op-system", &configplanev1alpha1.ApiServer{})
+
+		By("Vrouter waits for the Controller, the Controller and Kubemanager for the ApiServer")
+		Eventually(available(vr)).Should(Equal("False WaitingForController"))
+		Eventually(available(ctl)).Should(Equal("False WaitingForApiServer"))
+		Eventually(available(km)).Should(Equal("False WaitingForApiServer"))
+		Expect(conditionOf(vr, commonv1alpha1.ConditionProgressing)()).To(Equal("True WaitingForController"))
+		Expect(conditionOf(vr, commonv1alpha1.ConditionDegraded)()).To(Equal("False NoProblem"))
+
+		By("the ApiServer: CRDs established, a CA and serving certificate, a Service, webhook configurations trusting the CA")
+		Eventually(conditionOf(api, configplane.ConditionCRDsEstablished)).Should(Equal("True Established"))
+		apiDep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.Name}}
+		Eventually(gone(apiDep)).Should(BeFalse())
+		pod := apiDep.Spec.Template.Spec
+		Expect(pod.Volumes).To(ContainElement(HaveField("Secret.SecretName", api.Name+"-webhook-cert")))
+		Expect(pod.Containers[0].Args).To(ContainElements("--webhook-port=9443", "--cert-dir=/var/run/kontrail/serving-certs"))
+		Expect(*pod.SecurityContext.RunAsNonRoot).To(BeTrue())
+
+		serving := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.Name + "-webhook-cert"}}
+		Eventually(gone(serving)).Should(BeFalse())
+		svc := get(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.Name}})
+		Expect(svc.Spec.Selector).To(Equal(map[string]string{"app": api.Name}))
+		mutating := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "kontrail-op-system-" + api.Name}}
+		validating := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "kontrail-op-system-" + api.Name}}
+		Eventually(gone(validating)).Should(BeFalse())
+		get(mutating)
+		Expect(mutating.Webhooks).NotTo(BeEmpty())
+		for _, wh := range append(mutating.Webhooks, validatingAsMutating(validating.Webhooks)...) {
+			Expect(wh.ClientConfig.Service.Namespace).To(Equal("op-system"))
+			Expect(wh.ClientConfig.Service.Name).To(Equal(api.Name))
+			Expect(verifyServing(wh.ClientConfig.CABundle, serving.Data["tls.crt"], api.Name+".op-system.svc")).To(Succeed(), wh.Name)
+		}
+
+		By("a broken serving certificate is re-issued")
+		Expect(update(serving, func(s *corev1.Secret) { s.Data["tls.crt"] = []byte("garbage") })).To(Succeed())
+		Eventually(func() error {
+			return verifyServing(mutating.Webhooks[0].ClientConfig.CABundle, get(serving).Data["tls.crt"], api.Name+".op-system.svc.cluster.local")
+		}).Should(Succeed())
+
+		By("once the apiserver's pods are ready, the ApiServer is Available, then the Controller and Kubemanager roll out")
+		Expect(available(api)()).To(Equal("False RollingOut"))
+		markReady(apiDep)
+		Eventually(available(api)).Should(Equal("True Available"))
+		ctlDep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ctl.Namespace, Name: ctl.Name}}
+		kmDep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: km.Namespace, Name: km.Name}}
+		Eventually(gone(ctlDep)).Should(BeFalse())
+		Expect(ctlDep.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--autonomous-system=64512"))
+		Eventually(gone(kmDep)).Should(BeFalse())
+		Expect(available(vr)()).To(Equal("False WaitingForController"))
+		markReady(ctlDep)
+		markReady(kmDep)
+		Eventually(available(ctl)).Should(Equal("True Available"))
+		Eventually(available(km)).Should(Equal("True Available"))
+
+		By("the Vrouter: a privileged host-network DaemonSet, rolled at most maxUnavailablePercentage at a time")
+		ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: vr.Namespace, Name: vr.Name}}
+		Eventually(gone(ds)).Should(BeFalse())
+		Expect(ds.Spec.UpdateStrategy.Type).To(Equal(appsv1.RollingUpdateDaemonSetStrategyType))
+		Expect(ds.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable.String()).To(Equal("25%"))
+		agent := ds.Spec.Template.Spec.Containers[0]
+		Expect(ds.Spec.Template.Spec.HostNetwork).To(BeTrue())
+		Expect(*agent.SecurityContext.Privileged).To(BeTrue())
+		Expect(agent.Image).To(Equal(testImages.VrouterAgent))
+		Expect(agent.Args).To(ContainElements("--cni-bin-dir=/opt/cni/bin", "--cni-conf-dir=/etc/cni/net.d", "--vxlan-port=4789",
+			"--install-cni=true", "--cni-cluster-name=contrail-k8s-kubemanager-mk", "--metrics-bind-address=:9091"))
+		Expect(agent.Env).To(ContainElement(HaveField("ValueFrom.FieldRef.FieldPath", "spec.nodeName")))
+		Expect(agent.VolumeMounts).To(ContainElement(HaveField("MountPath", "/opt/cni/bin")))
+		Expect(available(vr)()).To(Equal("False RollingOut"))
+		markDaemonSetReady(ds)
+		Eventually(available(vr)).Should(Equal("True Available"))
+
+		By("Pod Security admission lets the control plane's pods into a restricted namespace, the agent's only into a privileged one")
+		podSecurityNamespace("op-restricted", "restricted")
+		for _, d := range []*appsv1.Deployment{apiDep, ctlDep, kmDep, manifestDeployment("manager", "manager.yaml")} {
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-restricted", GenerateName: d.Name + "-"}, Spec: d.Spec.Template.Spec}
+			Expect(k8sClient.Create(ctx, p)).To(Succeed(), "the pod of %s passes restricted", d.Name)
+			deletePod(p)
+		}
+		agentPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-restricted", GenerateName: "agent-"}, Spec: ds.Spec.Template.Spec}
+		Expect(k8sClient.Create(ctx, agentPod)).To(MatchError(ContainSubstring(`violates PodSecurity "restricted:latest"`)))
+		agentPod.Namespace = vr.Namespace
+		Expect(k8sClient.Create(ctx, agentPod)).To(Succeed())
+		deletePod(agentPod)
+
+		By("each component's ServiceAccount holds exactly its generated rules")
+		for _, c := range []struct {
+			obj       client.Object
+			component string
+		}{{api, "apiserver"}, {ctl, "controller"}, {km, "kubemanager"}, {vr, "vrouter"}} {
+			want, err := components.Rules(c.component)
+			Expect(err).NotTo(HaveOccurred())
+			name := "kontrail-" + c.obj.GetNamespace() + "-" + c.obj.GetName()
+			Expect(get(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}}).Rules).To(Equal(want), c.component)
+			binding := get(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}})
+			Expect(binding.Subjects).To(ConsistOf(rbacv1.Subject{Kind: "ServiceAccount", Namespace: c.obj.GetNamespace(), Name: c.obj.GetName()}))
+		}
+
+		By("deleting each removes what it owns, cluster-scoped objects included")
+		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kontrail-op-contrail-" + vr.Name}}
+		deleteAndWait(vr)
+		Expect(gone(ds)()).To(BeTrue())
+		Expect(gone(role)()).To(BeTrue())
+		Expect(gone(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: vr.Namespace, Name: vr.Name}})()).To(BeTrue())
+		deleteAndWait(api)
+		for _, o := range []client.Object{apiDep, serving, svc, mutating, validating,
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.Name + "-webhook-ca"}},
+			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kontrail-op-system-" + api.Name}}} {
+			Expect(gone(o)()).To(BeTrue(), "%T %s", o, o.GetName())
+		}
+		Expect(gone(ctlDep)()).To(BeFalse(), "the Controller's Deployment is the Controller's")
+	})
+
+	It("refuses what it cannot run with a Degraded condition and a reason, not an error loop", func() {
+		podSecurityNamespace("op-bad", "restricted")
+		podSecurityNamespace("op-bad-2", "privileged")
+
+		By("a Vrouter in a namespace whose Pod Security level forbids privileged pods")
+		vr := &dataplanev1alpha1.Vrouter{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "vrouter"}}
+		Expect(k8sClient.Create(ctx, vr)).To(Succeed())
+		DeferCleanup(func() { deleteAndWait(vr) })
+		Eventually(conditionOf(vr, commonv1alpha1.ConditionDegraded)).Should(Equal("True NamespaceNotPrivileged"))
+		Expect(meta.FindStatusCondition(vr.Status.Conditions, commonv1alpha1.ConditionDegraded).Message).To(ContainSubstring("pod-security.kubernetes.io/enforce=privileged"))
+
+		By("a second Kubemanager")
+		first := &configplanev1alpha1.Kubemanager{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad-2", Name: "first"},
+			Spec: configplanev1alpha1.KubemanagerSpec{ClusterName: "c", PodV4Subnet: "10.244.0.0/16"}}
+		Expect(k8sClient.Create(ctx, first)).To(Succeed())
+		DeferCleanup(func() { deleteAndWait(first) })
+		Eventually(available(first)).Should(Equal("False WaitingForApiServer"))
+		second := &configplanev1alpha1.Kubemanager{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "second"},
+			Spec: configplanev1alpha1.KubemanagerSpec{ClusterName: "c", PodV4Subnet: "10.244.0.0/16"}}
+		Expect(k8sClient.Create(ctx, second)).To(Succeed())
+		DeferCleanup(func() { deleteAndWait(second) })
+		Eventually(conditionOf(second, commonv1alpha1.ConditionDegraded)).Should(Equal("True DuplicateKubemanager"))
+		Expect(meta.FindStatusCondition(second.Status.Conditions, commonv1alpha1.ConditionDegraded).Message).To(ContainSubstring("op-bad-2/first"))
+		Expect(gone(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "second"}})()).To(BeTrue())
+
+		By("an image that cannot be pulled")
+		api := &configplanev1alpha1.ApiServer{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "api"},
+			Spec: configplanev1alpha1.ApiServerSpec{ComponentSpec: commonv1alpha1.ComponentSpec{Common: commonv1alpha1.Common{
+				Containers: []commonv1alpha1.Container{{Name: "contrail-k8s-apiserver", Image: "nowhere.invalid/apiserver:none"}}}}}}
+		Expect(k8sClient.Create(ctx, api)).To(Succeed())
+		DeferCleanup(func() { deleteAndWait(api) })
+		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "api"}}
+		Eventually(gone(dep)).Should(BeFalse())
+		Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal("nowhere.invalid/apiserver:none"))
+		// The pod as the ReplicaSet controller makes it and the kubelet reports it.
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "api-7d9f-x", Labels: dep.Spec.Template.Labels},
+			Spec: dep.Spec.Template.Spec}
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		DeferCleanup(func() { deletePod(p) })
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "contrail-k8s-apiserver", Image: "nowhere.invalid/apiserver:none",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff",
+				Message: `Back-off pulling image "nowhere.invalid/apiserver:none"`}}}}
+		Expect(k8sClient.Status().Update(ctx, p)).To(Succeed())
+		Eventually(conditionOf(api, commonv1alpha1.ConditionDegraded)).Should(Equal("True PodsFailing"))
+		Expect(meta.FindStatusCondition(api.Status.Conditions, commonv1alpha1.ConditionDegraded).Message).To(
+			ContainSubstring(`container contrail-k8s-apiserver: ImagePullBackOff: Back-off pulling image "nowhere.invalid/apiserver:none"`))
+	})
 })
+
+// validatingAsMutating lets one loop check both kinds' client configs.
+func validatingAsMutating(ws []admissionregistrationv1.ValidatingWebhook) []admissionregistrationv1.MutatingWebhook {
+	out := make([]admissionregistrationv1.MutatingWebhook, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, admissionregistrationv1.MutatingWebhook{Name: w.Name, ClientConfig: w.ClientConfig})
+	}
+	return out
+}
+
+// verifyServing checks that certPEM is a serving certificate for dnsName
+// that a client trusting caBundle accepts, as the kube-apiserver does.
+func verifyServing(caBundle, certPEM []byte, dnsName string) error {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caBundle) {
+		return fmt.Errorf("the caBundle holds no certificate")
+	}
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return fmt.Errorf("the serving certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return err
+	}
+	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: dnsName, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	return err
+}
+
+// manifestDeployment reads the Deployment of a file of config/<dir>.
+func manifestDeployment(dir, file string) *appsv1.Deployment {
+	GinkgoHelper()
+	data, err := os.ReadFile(filepath.Join(env.RepoRoot, "config", dir, file))
+	Expect(err).NotTo(HaveOccurred())
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var d appsv1.Deployment
+		Expect(yaml.Unmarshal([]byte(doc), &d)).To(Succeed())
+		if d.Kind == "Deployment" {
+			return &d
+		}
+	}
+	Fail("no Deployment in config/" + dir + "/" + file)
+	return nil
+}

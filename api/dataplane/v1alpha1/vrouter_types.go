@@ -114,3 +114,9 @@ type VrouterList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []Vrouter `json:"items"`
 }
+
+// GetComponentSpec returns the spec fields every deployment resource shares.
+func (o *Vrouter) GetComponentSpec() *commonv1alpha1.ComponentSpec { return &o.Spec.ComponentSpec }
+
+// GetComponentStatus returns the status every deployment resource has.
+func (o *Vrouter) GetComponentStatus() *commonv1alpha1.ComponentStatus { return &o.Status }

@@ -27,7 +27,7 @@ import (
 	apiwebhook "github.com/kontrail/kontrail/components/apiserver/webhook"
 	"github.com/kontrail/kontrail/components/controller/controllers"
 	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
-	"github.com/kontrail/kontrail/operator/controller/configplane"
+	"github.com/kontrail/kontrail/operator/controller"
 	"github.com/kontrail/kontrail/pkg/component"
 )
 
@@ -169,12 +169,21 @@ func (e *Env) StartKubemanager(ctx context.Context, cfg kubemanager.Config) (fun
 
 // StartOperator runs the operator's reconcilers, as the kontrail-operator
 // binary does.
-func (e *Env) StartOperator(ctx context.Context, images configplane.Images, version string) (func() error, error) {
-	mgr, err := e.newManager(ctrl.Options{})
+func (e *Env) StartOperator(ctx context.Context, images controller.Images, version string) (func() error, error) {
+	return e.StartOperatorAs(ctx, e.Config, images, version)
+}
+
+// StartOperatorAs runs the operator with cfg's identity (an impersonating
+// config proves what a service account's permissions allow).
+func (e *Env) StartOperatorAs(ctx context.Context, cfg *rest.Config, images controller.Images, version string) (func() error, error) {
+	// The operator binary's own scheme, not the suite's (which has more).
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: component.Scheme(), Cache: controller.CacheOptions(),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	if err != nil {
 		return nil, err
 	}
-	if err := configplane.SetupWithManager(mgr, images, version); err != nil {
+	if err := controller.SetupWithManager(mgr, images, version); err != nil {
 		return nil, err
 	}
 	return run(ctx, mgr), nil

@@ -1,9 +1,16 @@
 // Command kontrail-vrouter-agent runs the Kontrail node agent on every node.
 package main
 
-import "github.com/kontrail/kontrail/pkg/component"
+import (
+	"flag"
+
+	"github.com/kontrail/kontrail/pkg/component"
+	"github.com/kontrail/kontrail/vrouter/agent"
+)
 
 func main() {
+	var cfg agent.Config
+	cfg.BindFlags(flag.CommandLine)
 	component.Main("kontrail-vrouter-agent",
 		"Runs the Kontrail vrouter agent: programs the node's dataplane and serves the CNI plugin.",
 		nil)

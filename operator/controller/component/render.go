@@ -1,0 +1,226 @@
+package component
+
+import (
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	commonv1alpha1 "github.com/kontrail/kontrail/api/common/v1alpha1"
+)
+
+// Labels and annotations on what the operator makes.
+const (
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	ManagedBy       = "kontrail-operator"
+	LabelComponent  = "app.kubernetes.io/component"
+	LabelPartOf     = "app.kubernetes.io/part-of"
+	LabelApp        = "app"
+	AnnotationOwner = "kontrail.juniper.net/owner" // Kind/namespace/name, on cluster-scoped objects
+)
+
+// Workload describes one component's pods: a Deployment, or a DaemonSet
+// when DaemonSet is set. Reconciler adds what every component shares.
+type Workload struct {
+	Owner commonv1alpha1.Component
+	// Name of the workload, its ServiceAccount and pods' app label.
+	Name string
+	// Component is the app.kubernetes.io/component label and names the
+	// component's generated role (config/components/<Component>).
+	Component     string
+	ContainerName string
+	Binary        string
+	Image         string
+	Args          []string
+	Env           []corev1.EnvVar
+	Volumes       []corev1.Volume
+	Mounts        []corev1.VolumeMount
+	// MetricsPort and HealthPort the binary listens on (8080 and 8081 when 0).
+	MetricsPort, HealthPort int32
+	// DaemonSet runs the component on every node, in the host network,
+	// privileged, updated at most MaxUnavailable at a time.
+	DaemonSet      bool
+	MaxUnavailable intstr.IntOrString
+	// ExtraPorts are more container ports (the apiserver's webhook port).
+	ExtraPorts []corev1.ContainerPort
+}
+
+func (w *Workload) labels() map[string]string {
+	return map[string]string{LabelApp: w.Name, LabelPartOf: "kontrail", LabelComponent: w.Component, LabelManagedBy: ManagedBy}
+}
+
+// ServiceAccountName is the account the pods run as.
+func (w *Workload) ServiceAccountName() string {
+	if sa := w.Owner.GetComponentSpec().Common.ServiceAccountName; sa != "" {
+		return sa
+	}
+	return w.Name
+}
+
+// ClusterScopedName names the cluster-scoped objects of a namespaced resource.
+func ClusterScopedName(owner metav1.Object) string {
+	return "kontrail-" + owner.GetNamespace() + "-" + owner.GetName()
+}
+
+func (w *Workload) ports() (metrics, health int32) {
+	metrics, health = w.MetricsPort, w.HealthPort
+	if metrics == 0 {
+		metrics = 8080
+	}
+	if health == 0 {
+		health = 8081
+	}
+	return metrics, health
+}
+
+// podTemplate renders the pod: restricted pod security for Deployments,
+// privileged in the host network for DaemonSets; spec.common applied.
+func (w *Workload) podTemplate() corev1.PodTemplateSpec {
+	spec := w.Owner.GetComponentSpec()
+	common := spec.Common
+	metrics, health := w.ports()
+	args := []string{"--health-probe-bind-address=:" + strconv.Itoa(int(health)), "--metrics-bind-address=:" + strconv.Itoa(int(metrics)),
+		"--zap-log-level=" + zapLevel(spec.LogLevel)}
+	if !w.DaemonSet {
+		args = append([]string{"--leader-elect"}, args...)
+	}
+	container := corev1.Container{
+		Name:            w.ContainerName,
+		Image:           w.Image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:         []string{"/" + w.Binary},
+		Args:            append(args, w.Args...),
+		Env:             w.Env,
+		VolumeMounts:    w.Mounts,
+		Ports: append([]corev1.ContainerPort{{Name: "metrics", ContainerPort: metrics}, {Name: "health", ContainerPort: health}},
+			w.ExtraPorts...),
+		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(health)}},
+			InitialDelaySeconds: 15, PeriodSeconds: 20},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(health)}},
+			InitialDelaySeconds: 5, PeriodSeconds: 10},
+		SecurityContext: restrictedContainer(),
+	}
+	pod := corev1.PodSpec{
+		ServiceAccountName: w.ServiceAccountName(),
+		NodeSelector:       common.NodeSelector,
+		Affinity:           common.Affinity,
+		Tolerations:        common.Tolerations,
+		PriorityClassName:  common.PriorityClassName,
+		Volumes:            w.Volumes,
+		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+	}
+	if w.DaemonSet {
+		// The agent programs the node's network and installs the CNI plugin:
+		// it needs the host network, root and privilege, and must run on
+		// nodes that are not Ready yet (they wait for the CNI it installs).
+		container.SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
+		pod.SecurityContext = nil
+		pod.HostNetwork = true
+		pod.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+		if len(pod.Tolerations) == 0 {
+			pod.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+		}
+		if pod.PriorityClassName == "" {
+			pod.PriorityClassName = "system-node-critical"
+		}
+	}
+	applyContainerOverrides(&container, common.Containers)
+	pod.Containers = []corev1.Container{container}
+	for _, name := range common.ImagePullSecrets {
+		pod.ImagePullSecrets = append(pod.ImagePullSecrets, corev1.LocalObjectReference{Name: name})
+	}
+	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: w.labels(), Annotations: common.PodAnnotations}, Spec: pod}
+}
+
+// RenderDeployment renders a Deployment-backed component.
+func (w *Workload) RenderDeployment() *appsv1.Deployment {
+	replicas := ptr.To(int32(1))
+	if r := w.Owner.GetComponentSpec().Common.Replicas; r != nil {
+		replicas = r
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.Owner.GetNamespace(), Name: w.Name, Labels: w.labels()},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelApp: w.Name}},
+			Template: w.podTemplate(),
+		},
+	}
+}
+
+// RenderDaemonSet renders a DaemonSet-backed component, rolled out at most
+// MaxUnavailable nodes at a time (never OnDelete).
+func (w *Workload) RenderDaemonSet() *appsv1.DaemonSet {
+	return &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.Owner.GetNamespace(), Name: w.Name, Labels: w.labels()},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelApp: w.Name}},
+			Template: w.podTemplate(),
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(w.MaxUnavailable), MaxSurge: ptr.To(intstr.FromInt32(0))}},
+		},
+	}
+}
+
+// RenderRBAC renders the ClusterRole with the component's generated rules
+// and its binding to the pods' ServiceAccount.
+func (w *Workload) RenderRBAC(rules []rbacv1.PolicyRule, kind string) (*rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding) {
+	name := ClusterScopedName(w.Owner)
+	meta := metav1.ObjectMeta{Name: name, Labels: w.labels(),
+		Annotations: map[string]string{AnnotationOwner: fmt.Sprintf("%s/%s/%s", kind, w.Owner.GetNamespace(), w.Owner.GetName())}}
+	role := &rbacv1.ClusterRole{ObjectMeta: meta, Rules: rules}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: *meta.DeepCopy(),
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: w.Owner.GetNamespace(), Name: w.ServiceAccountName()}}}
+	return role, binding
+}
+
+// restrictedContainer passes Pod Security's restricted level.
+func restrictedContainer() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+// applyContainerOverrides applies spec.common.containers to the container of its name.
+func applyContainerOverrides(c *corev1.Container, overrides []commonv1alpha1.Container) {
+	for _, o := range overrides {
+		if o.Name != c.Name {
+			continue
+		}
+		if o.Image != "" {
+			c.Image = o.Image
+		}
+		if len(o.Command) > 0 {
+			c.Command = o.Command
+		}
+		if len(o.Args) > 0 {
+			c.Args = o.Args
+		}
+		if o.Resources != nil {
+			c.Resources = *o.Resources
+		}
+	}
+}
+
+// zapLevel maps a log level to the components' --zap-log-level: logr has
+// no warning level, so warn logs errors only.
+func zapLevel(l commonv1alpha1.LogLevel) string {
+	switch l {
+	case "debug", "error":
+		return string(l)
+	case "warn":
+		return "error"
+	default:
+		return "info"
+	}
+}

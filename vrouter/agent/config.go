@@ -1,0 +1,45 @@
+// Package agent is the vrouter agent's node-local logic: its configuration,
+// and (issue 6) the dataplane programming and the CNI socket.
+package agent
+
+import (
+	"flag"
+	"os"
+)
+
+// Config is what the agent takes from its flags. The operator renders these
+// flags from a Vrouter resource (operator/controller/dataplane); their names
+// are the contract between the two.
+type Config struct {
+	// NodeName is the node the agent runs on; its VirtualRouter's name.
+	NodeName string
+	// FabricInterface carries the overlay; empty means the interface of the
+	// node's InternalIP.
+	FabricInterface string
+	// VxlanPort is the overlay's UDP port.
+	VxlanPort int
+	// InstallCNI copies the plugin into CNIBinDir and writes the conflist into CNIConfDir.
+	InstallCNI bool
+	CNIBinDir  string
+	CNIConfDir string
+	// CNIClusterName names the cluster in the conflist.
+	CNIClusterName string
+	// CNIMTU is the MTU of pod interfaces; 0 derives it from the fabric's.
+	CNIMTU int
+	// Socket is the unix socket the CNI plugin talks to; a leading @ makes it
+	// abstract, scoped to the node's network namespace.
+	Socket string
+}
+
+// BindFlags registers the agent's flags on fs.
+func (c *Config) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.NodeName, "node-name", os.Getenv("NODE_NAME"), "Name of the node the agent runs on (default $NODE_NAME).")
+	fs.StringVar(&c.FabricInterface, "fabric-interface", "", "Interface that carries the overlay; empty means the interface of the node's InternalIP.")
+	fs.IntVar(&c.VxlanPort, "vxlan-port", 4789, "UDP port of the VXLAN overlay.")
+	fs.BoolVar(&c.InstallCNI, "install-cni", true, "Install the CNI plugin and its conflist on the node.")
+	fs.StringVar(&c.CNIBinDir, "cni-bin-dir", "/opt/cni/bin", "The node's CNI plugin directory.")
+	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "The node's CNI configuration directory.")
+	fs.StringVar(&c.CNIClusterName, "cni-cluster-name", "", "Cluster name written into the CNI conflist.")
+	fs.IntVar(&c.CNIMTU, "cni-mtu", 0, "MTU of the pods' interfaces; 0 derives it from the fabric interface's.")
+	fs.StringVar(&c.Socket, "socket", "@kontrail-vrouter-agent.sock", "Unix socket the CNI plugin talks to; a leading @ makes it abstract (per network namespace).")
+}
