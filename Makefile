@@ -2,7 +2,7 @@
 
 # Every Go module in the repo, in build order. The root module holds the API
 # types and the operator; each component is its own module (see go.work).
-MODULES := . components/apiserver components/controller components/kubemanager cni vrouter tests
+MODULES := . components/apiserver components/controller components/kubemanager cni vrouter tests hack/bundle
 
 # Pinned tools, built from the Go module proxy into ./bin.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
@@ -61,7 +61,7 @@ tidy: ## Tidy every module's go.mod and go.sum (each must build without the work
 	@for m in $(MODULES) hack/k8s-binaries hack/etcd-binary; do (cd $$m && GOWORK=off go mod tidy); done
 
 .PHONY: verify
-verify: manifests generate tidy ## Fail when generated files, go.mod/go.sum or formatting differ from what the tools produce.
+verify: manifests generate bundle tidy ## Fail when generated files, go.mod/go.sum or formatting differ from what the tools produce.
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		git status --porcelain; git --no-pager diff --stat; \
 		echo "generated files are stale: run 'make manifests generate', 'go mod tidy' in each module, and commit the result"; exit 1; fi
@@ -82,6 +82,11 @@ test: manifests generate fmt vet envtest-assets ## Run every module's unit tests
 .PHONY: demo
 demo: manifests envtest-assets ## Run Kontrail's API, webhooks and controller on a control plane built from source and show the seed's vn1 (WAIT=1 keeps it up).
 	cd tests && go run ./cmd/kontrail-demo --repo .. $(if $(WAIT),--wait)
+
+.PHONY: bundle
+bundle: manifests ## Render the OLM bundle (bundle/, bundle.Dockerfile) from config/manifests with hack/bundle.
+	cd hack/bundle && go build -o $(LOCALBIN)/kontrail-bundle .
+	$(LOCALBIN)/kontrail-bundle --config config/manifests --out bundle --dockerfile bundle.Dockerfile --version $(VERSION)
 
 ##@ Build
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/go-logr/logr"
 	"net"
 	"os"
 	"path/filepath"
@@ -170,14 +171,14 @@ func (e *Env) StartKubemanager(ctx context.Context, cfg kubemanager.Config) (fun
 // StartOperator runs the operator's reconcilers, as the kontrail-operator
 // binary does.
 func (e *Env) StartOperator(ctx context.Context, images controller.Images, version string) (func() error, error) {
-	return e.StartOperatorAs(ctx, e.Config, images, version)
+	return e.StartOperatorAs(ctx, e.Config, images, version, ctrl.Log)
 }
 
 // StartOperatorAs runs the operator with cfg's identity (an impersonating
 // config proves what a service account's permissions allow).
-func (e *Env) StartOperatorAs(ctx context.Context, cfg *rest.Config, images controller.Images, version string) (func() error, error) {
+func (e *Env) StartOperatorAs(ctx context.Context, cfg *rest.Config, images controller.Images, version string, logger logr.Logger) (func() error, error) {
 	// The operator binary's own scheme, not the suite's (which has more).
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: component.Scheme(), Cache: controller.CacheOptions(),
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: component.Scheme(), Cache: controller.CacheOptions(), Logger: logger,
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	if err != nil {
