@@ -48,6 +48,9 @@ type Workload struct {
 	MaxUnavailable intstr.IntOrString
 	// ExtraPorts are more container ports (the apiserver's webhook port).
 	ExtraPorts []corev1.ContainerPort
+	// LeaderElection: the component runs controllers that must run once
+	// (the apiserver serves webhooks on every replica and has no lease rights).
+	LeaderElection bool
 }
 
 func (w *Workload) labels() map[string]string {
@@ -86,7 +89,7 @@ func (w *Workload) podTemplate() corev1.PodTemplateSpec {
 	metrics, health := w.ports()
 	args := []string{"--health-probe-bind-address=:" + strconv.Itoa(int(health)), "--metrics-bind-address=:" + strconv.Itoa(int(metrics)),
 		"--zap-log-level=" + zapLevel(spec.LogLevel)}
-	if !w.DaemonSet {
+	if w.LeaderElection {
 		args = append([]string{"--leader-elect"}, args...)
 	}
 	container := corev1.Container{

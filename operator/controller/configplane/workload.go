@@ -45,7 +45,7 @@ func kubemanagerEnv(km *configplanev1alpha1.Kubemanager) []corev1.EnvVar {
 func kubemanagerWorkload(km *configplanev1alpha1.Kubemanager, image string) *component.Workload {
 	s := km.Spec
 	return &component.Workload{Owner: km, Name: km.Name, Component: "kubemanager", ContainerName: KubemanagerContainer,
-		Binary: "kontrail-kubemanager", Image: image, Env: kubemanagerEnv(km),
+		Binary: "kontrail-kubemanager", Image: image, Env: kubemanagerEnv(km), LeaderElection: true,
 		Args: []string{"--workers=" + strconv.Itoa(int(s.Workers)), "--kube-api-qps=" + strconv.Itoa(int(s.ClientQPS)),
 			"--kube-api-burst=" + strconv.Itoa(int(s.ClientBurst))}}
 }
@@ -54,7 +54,7 @@ func kubemanagerWorkload(km *configplanev1alpha1.Kubemanager, image string) *com
 func controllerWorkload(c *configplanev1alpha1.Controller, image string, as int64) *component.Workload {
 	s := c.Spec
 	return &component.Workload{Owner: c, Name: c.Name, Component: "controller", ContainerName: "contrail-k8s-controller",
-		Binary: "kontrail-controller", Image: image,
+		Binary: "kontrail-controller", Image: image, LeaderElection: true,
 		Args: []string{"--workers=" + strconv.Itoa(int(s.Workers)), "--kube-api-qps=" + strconv.Itoa(int(s.ClientQPS)),
 			"--kube-api-burst=" + strconv.Itoa(int(s.ClientBurst)), "--autonomous-system=" + strconv.FormatInt(as, 10)}}
 }
