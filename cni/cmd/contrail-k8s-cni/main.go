@@ -4,8 +4,9 @@ package main
 
 import (
 	"github.com/containernetworking/cni/pkg/skel"
-	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/kontrail/kontrail/cni/plugin"
 )
 
 // supportedVersions are the CNI spec versions the plugin speaks.
@@ -13,16 +14,10 @@ var supportedVersions = version.PluginSupports("0.3.1", "0.4.0", "1.0.0", "1.1.0
 
 func main() {
 	skel.PluginMainFuncs(skel.CNIFuncs{
-		Add:    notImplemented,
-		Del:    notImplemented,
-		Check:  notImplemented,
-		Status: notImplemented,
-		GC:     notImplemented,
+		Add:    plugin.Add,
+		Del:    plugin.Del,
+		Check:  plugin.Check,
+		Status: plugin.Status,
+		GC:     plugin.GC,
 	}, supportedVersions, "contrail-k8s-cni: Kontrail's pod network plugin")
-}
-
-// notImplemented answers every command but VERSION until the plugin talks to
-// the vrouter agent; the runtime gets a proper CNI error, not a crash.
-func notImplemented(_ *skel.CmdArgs) error {
-	return types.NewError(types.ErrInternal, "contrail-k8s-cni does not plug interfaces yet", "the vrouter agent API is not implemented in this build")
 }

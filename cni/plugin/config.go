@@ -1,0 +1,99 @@
+// Package plugin is contrail-k8s-cni: the single, non-delegating CNI
+// plugin that plugs every interface of a pod (eth0 on the pod network,
+// eth1... per NetworkAttachmentDefinition) as the vrouter agent describes
+// them, and reports their host ends to the agent.
+package plugin
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/kontrail/kontrail/cni/agentapi"
+)
+
+// DefaultSocket is the agent's socket unless the config names another.
+const DefaultSocket = "@kontrail-vrouter-agent.sock"
+
+// NetConf is the plugin's configuration in the conflist the agent writes.
+type NetConf struct {
+	types.NetConf
+	// Socket of the vrouter agent.
+	Socket string `json:"socket,omitempty"`
+	// ClusterName of the Kontrail cluster (informational).
+	ClusterName string `json:"clusterName,omitempty"`
+	// MTU of the pod interfaces when the agent says none.
+	MTU int `json:"mtu,omitempty"`
+	// AllocationTimeout bounds the wait for the controller's allocation.
+	AllocationTimeout string `json:"allocationTimeout,omitempty"`
+}
+
+func parseConf(stdin []byte) (*NetConf, time.Duration, error) {
+	conf := &NetConf{}
+	if err := json.Unmarshal(stdin, conf); err != nil {
+		return nil, 0, types.NewError(types.ErrDecodingFailure, "contrail-k8s-cni: the network configuration on stdin is not JSON", err.Error())
+	}
+	if conf.CNIVersion == "" {
+		return nil, 0, types.NewError(types.ErrInvalidNetworkConfig, "contrail-k8s-cni: the network configuration has no cniVersion", "")
+	}
+	if conf.Socket == "" {
+		conf.Socket = DefaultSocket
+	}
+	wait := 60 * time.Second
+	if conf.AllocationTimeout != "" {
+		d, err := time.ParseDuration(conf.AllocationTimeout)
+		if err != nil || d <= 0 {
+			return nil, 0, types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("contrail-k8s-cni: allocationTimeout %q is not a positive duration", conf.AllocationTimeout), "")
+		}
+		wait = d
+	}
+	return conf, wait, nil
+}
+
+// podArgs are the K8S_POD_* arguments the runtime passes in CNI_ARGS.
+type podArgs struct {
+	types.CommonArgs
+	K8S_POD_NAMESPACE          types.UnmarshallableString //nolint:revive,staticcheck // the CNI_ARGS names
+	K8S_POD_NAME               types.UnmarshallableString //nolint:revive,staticcheck
+	K8S_POD_UID                types.UnmarshallableString //nolint:revive,staticcheck
+	K8S_POD_INFRA_CONTAINER_ID types.UnmarshallableString //nolint:revive,staticcheck
+}
+
+func parseArgs(args string) (*podArgs, error) {
+	a := &podArgs{}
+	a.IgnoreUnknown = true
+	if err := types.LoadArgs(args, a); err != nil {
+		return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "contrail-k8s-cni: CNI_ARGS do not parse", err.Error())
+	}
+	if a.K8S_POD_NAMESPACE == "" || a.K8S_POD_NAME == "" {
+		return nil, types.NewError(types.ErrInvalidEnvironmentVariables,
+			"contrail-k8s-cni: CNI_ARGS lack K8S_POD_NAMESPACE or K8S_POD_NAME: the plugin plugs Kubernetes pods only", args)
+	}
+	return a, nil
+}
+
+// cniError turns an agent or plumbing error into a CNI error result with
+// a code the runtime understands and a message a person can act on.
+func cniError(what string, err error) error {
+	switch e := err.(type) {
+	case *types.Error:
+		return e
+	case *agentapi.UnreachableError:
+		return types.NewError(types.ErrTryAgainLater, "contrail-k8s-cni: "+what+": "+e.Error(), "")
+	case *agentapi.Error:
+		return types.NewError(e.Code, "contrail-k8s-cni: "+what+": "+e.Message, e.Details)
+	default:
+		return types.NewError(types.ErrInternal, "contrail-k8s-cni: "+what+": "+err.Error(), "")
+	}
+}
+
+// hostIfName names a port's host end after the container and interface,
+// so a later DEL or GC finds it without the agent: "kv" + 11 hex digits.
+func hostIfName(containerID, ifName string) string {
+	h := fnv.New64a()
+	h.Write([]byte(containerID + "/" + ifName))
+	return "kv" + fmt.Sprintf("%016x", h.Sum64())[:11]
+}
