@@ -29,6 +29,25 @@ type Config struct {
 	// Socket is the unix socket the CNI plugin talks to; a leading @ makes it
 	// abstract, scoped to the node's network namespace.
 	Socket string
+	// StateDir keeps the ports across agent restarts, under a directory
+	// per node (nodes of the lab share one filesystem).
+	StateDir string
+	// CNIBinary is the plugin the agent installs (it ships in the agent's image).
+	CNIBinary string
+	// PodNetwork is the cluster's default pod network (namespace/name),
+	// whose gateway the node holds so that it reaches its pods; empty
+	// derives it from CNIClusterName as kubemanager names it.
+	PodNetwork string
+	// ResyncSeconds is how often the dataplane is reconciled without a change.
+	ResyncSeconds int
+}
+
+// PodNetworkName is the default pod network's namespace/name.
+func (c *Config) PodNetworkName() string {
+	if c.PodNetwork != "" {
+		return c.PodNetwork
+	}
+	return c.CNIClusterName + "-contrail/default-podnetwork"
 }
 
 // BindFlags registers the agent's flags on fs.
@@ -41,5 +60,9 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "The node's CNI configuration directory.")
 	fs.StringVar(&c.CNIClusterName, "cni-cluster-name", "", "Cluster name written into the CNI conflist.")
 	fs.IntVar(&c.CNIMTU, "cni-mtu", 0, "MTU of the pods' interfaces; 0 derives it from the fabric interface's.")
+	fs.StringVar(&c.StateDir, "state-dir", "/var/run/kontrail/vrouter", "Directory of the agent's state (a subdirectory per node).")
+	fs.StringVar(&c.CNIBinary, "cni-binary", "/contrail-k8s-cni", "The CNI plugin binary to install.")
+	fs.StringVar(&c.PodNetwork, "pod-network", "", "The default pod network as namespace/name (default <cni-cluster-name>-contrail/default-podnetwork).")
+	fs.IntVar(&c.ResyncSeconds, "resync-seconds", 30, "Seconds between reconciles of the dataplane when nothing changes.")
 	fs.StringVar(&c.Socket, "socket", "@kontrail-vrouter-agent.sock", "Unix socket the CNI plugin talks to; a leading @ makes it abstract (per network namespace).")
 }

@@ -27,6 +27,34 @@ type VirtualRouterSpec struct {
 // VirtualRouterStatus is the observed state of a VirtualRouter.
 type VirtualRouterStatus struct {
 	CommonStatus `json:",inline"`
+
+	// Endpoints are the pod interfaces plugged on the node, as its vrouter
+	// agent reports them: the other nodes' agents forward to this node's
+	// address what is for these MACs (a Kontrail extension; CN2's agents
+	// learn them over XMPP from the control node).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=4096
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// Endpoint is a pod interface plugged on a node.
+type Endpoint struct {
+	// Network is the VirtualNetwork's namespace/name.
+	// +kubebuilder:validation:MaxLength=317
+	Network string `json:"network"`
+	// VirtualMachineInterface is the interface's namespace/name.
+	// +kubebuilder:validation:MaxLength=317
+	// +optional
+	VirtualMachineInterface string `json:"virtualMachineInterface,omitempty"`
+	// MAC of the interface.
+	// +kubebuilder:validation:MaxLength=17
+	MAC string `json:"mac"`
+	// IPs of the interface.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	IPs []string `json:"ips,omitempty"`
 }
 
 // VirtualRouter is packet forwarding system on devices such as compute

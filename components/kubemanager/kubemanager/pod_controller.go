@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"time"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -104,7 +105,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		if err := r.cleanup(ctx, req.NamespacedName, "none"); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.fail(ctx, pod, problem)
+		return retryMissing(problem), r.fail(ctx, pod, problem)
 	}
 
 	if !vmExists {
@@ -136,7 +137,8 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		}
 	}
 	if len(failures) > 0 {
-		return ctrl.Result{}, r.fail(ctx, pod, strings.Join(failures, "; "))
+		problem := strings.Join(failures, "; ")
+		return retryMissing(problem), r.fail(ctx, pod, problem)
 	}
 	if len(waiting) > 0 {
 		return ctrl.Result{}, nil // the objects' status changes requeue the pod
@@ -393,6 +395,22 @@ func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controllerOptions(r.Config.Workers)).
 		Named("pod").
 		Complete(r)
+}
+
+// missingRetry is how soon a pod that failed for want of an object (its
+// NetworkAttachmentDefinition, or the VirtualNetwork being made from it) is
+// tried again: `kubectl apply` of a NAD and a pod in one file races, and
+// nothing else requeues the pod when the object appears (as kubelet
+// retries Multus's ADD).
+const missingRetry = 2 * time.Second
+
+// retryMissing requeues a pod whose problem is a missing object; the
+// problems of this file say so with "not found".
+func retryMissing(problem string) ctrl.Result {
+	if strings.Contains(problem, " not found") {
+		return ctrl.Result{RequeueAfter: missingRetry}
+	}
+	return ctrl.Result{}
 }
 
 func podLabels(pod *corev1.Pod) map[string]string {

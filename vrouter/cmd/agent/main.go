@@ -4,6 +4,8 @@ package main
 import (
 	"flag"
 
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
 	"github.com/kontrail/kontrail/pkg/component"
 	"github.com/kontrail/kontrail/vrouter/agent"
 )
@@ -13,5 +15,9 @@ func main() {
 	cfg.BindFlags(flag.CommandLine)
 	component.Main("kontrail-vrouter-agent",
 		"Runs the Kontrail vrouter agent: programs the node's dataplane and serves the CNI plugin.",
-		nil)
+		func(mgr manager.Manager) error {
+			_, err := agent.New(mgr, cfg)
+			return err
+		},
+		func(o *manager.Options) { o.Cache = agent.CacheOptions(cfg.NodeName) })
 }

@@ -1,0 +1,393 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+	"github.com/kontrail/kontrail/cni/agentapi"
+	"github.com/kontrail/kontrail/vrouter/dataplane"
+)
+
+// Agent is the vrouter agent of one node.
+type Agent struct {
+	cfg      Config
+	cache    cache.Cache
+	client   client.Client
+	api      client.Reader
+	ports    *PortStore
+	resolver *resolver
+	metrics  *metrics
+
+	fabricIP   net.IP
+	fabricLink string
+	mtu        int
+
+	reconcileMu sync.Mutex
+	kick        chan struct{}
+
+	readyMu     sync.Mutex
+	readyReason string
+}
+
+// CacheOptions limit the agent's cache to what its node needs: its own
+// pods; networks, subnets and VirtualRouters are few and watched whole.
+func CacheOptions(node string) cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", node)},
+	}}
+}
+
+// New makes the agent of cfg.NodeName and adds it to mgr.
+func New(mgr manager.Manager, cfg Config) (*Agent, error) {
+	if cfg.NodeName == "" {
+		return nil, errors.New("the node name is unknown: set --node-name or NODE_NAME")
+	}
+	ports, err := OpenPortStore(filepath.Join(cfg.StateDir, cfg.NodeName, "ports.json"))
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, cache: mgr.GetCache(), client: mgr.GetClient(), api: mgr.GetAPIReader(), ports: ports, metrics: newMetrics(),
+		kick: make(chan struct{}, 1), readyReason: "starting"}
+	a.resolver = &resolver{node: cfg.NodeName, cache: mgr.GetClient(), api: mgr.GetAPIReader(), poll: 250 * time.Millisecond, failureGrace: 5 * time.Second}
+	if err := mgr.Add(a); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("dataplane", func(*http.Request) error {
+		if ok, why := a.isReady(); !ok {
+			return errors.New(why)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Start runs the agent until ctx ends: it finds the fabric, registers the
+// node's VirtualRouter, installs the CNI plugin, serves the plugin, and
+// reconciles the dataplane on every change and every resync.
+func (a *Agent) Start(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName("vrouter-agent").WithValues("node", a.cfg.NodeName)
+	ctx = log.IntoContext(ctx, logger)
+	if err := a.findFabric(ctx); err != nil {
+		return err
+	}
+	a.resolver.mtu = a.mtu
+	if err := a.register(ctx); err != nil {
+		return err
+	}
+	for _, obj := range []client.Object{&corev1alpha1.VirtualRouter{}, &corev1alpha1.VirtualNetwork{}, &corev1alpha1.Subnet{}} {
+		if err := a.watch(ctx, obj); err != nil {
+			return err
+		}
+	}
+	l, err := listen(a.cfg.Socket)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- (&server{agent: a}).serve(ctx, l) }()
+	// The conflist comes last: once it exists the runtime calls the
+	// plugin, and the socket must answer.
+	if a.cfg.InstallCNI {
+		if err := a.installCNI(); err != nil {
+			return err
+		}
+	}
+	a.setReady("")
+	logger.Info("serving the CNI plugin", "socket", a.cfg.Socket, "fabric", a.fabricLink, "address", a.fabricIP.String(), "mtu", a.mtu)
+
+	resync := time.NewTicker(time.Duration(max(a.cfg.ResyncSeconds, 1)) * time.Second)
+	defer resync.Stop()
+	a.trigger()
+	for {
+		select {
+		case <-ctx.Done():
+			return <-errc
+		case err := <-errc:
+			return fmt.Errorf("the CNI socket stopped serving: %w", err)
+		case <-a.kick:
+		case <-resync.C:
+		}
+		if _, err := a.reconcile(ctx); err != nil {
+			logger.Error(err, "failed to program the dataplane; retrying at the next change or resync")
+		}
+	}
+}
+
+// trigger asks for a reconcile, without blocking.
+func (a *Agent) trigger() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) watch(ctx context.Context, obj client.Object) error {
+	informer, err := a.cache.GetInformer(ctx, obj)
+	if err != nil {
+		return fmt.Errorf("failed to watch %T: %w", obj, err)
+	}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { a.trigger() },
+		UpdateFunc: func(any, any) { a.trigger() },
+		DeleteFunc: func(any) { a.trigger() },
+	})
+	return err
+}
+
+// findFabric picks the overlay's interface and address: --fabric-interface,
+// else the interface holding the node's InternalIP.
+func (a *Agent) findFabric(ctx context.Context) error {
+	var want netip.Addr
+	if a.cfg.FabricInterface == "" {
+		node := &corev1.Node{}
+		if err := a.api.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, node); err != nil {
+			return fmt.Errorf("failed to get node %s: %w", a.cfg.NodeName, err)
+		}
+		for _, addr := range node.Status.Addresses {
+			if addr.Type == corev1.NodeInternalIP {
+				if ip, err := netip.ParseAddr(addr.Address); err == nil && ip.Is4() {
+					want = ip
+				}
+			}
+		}
+		if !want.IsValid() {
+			return fmt.Errorf("node %s has no IPv4 InternalIP: set the Vrouter's agent.virtualHostInterface.physicalInterface", a.cfg.NodeName)
+		}
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if a.cfg.FabricInterface != "" && l.Attrs().Name != a.cfg.FabricInterface {
+			continue
+		}
+		addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+		if err != nil {
+			return err
+		}
+		for _, addr := range addrs {
+			ip, _ := netip.AddrFromSlice(addr.IP.To4())
+			if a.cfg.FabricInterface != "" || ip == want {
+				a.fabricLink, a.fabricIP = l.Attrs().Name, addr.IP.To4()
+				a.mtu = a.cfg.CNIMTU
+				if a.mtu == 0 {
+					a.mtu = l.Attrs().MTU - 50 // VXLAN over IPv4 adds 50 bytes
+				}
+				return nil
+			}
+		}
+	}
+	if a.cfg.FabricInterface != "" {
+		return fmt.Errorf("fabric interface %s not found or has no IPv4 address", a.cfg.FabricInterface)
+	}
+	return fmt.Errorf("no interface holds node %s's InternalIP %s", a.cfg.NodeName, want)
+}
+
+// register makes or updates the node's VirtualRouter.
+func (a *Agent) register(ctx context.Context) error {
+	vr := &corev1alpha1.VirtualRouter{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName}}
+	err := a.api.Get(ctx, client.ObjectKeyFromObject(vr), vr)
+	switch {
+	case apierrors.IsNotFound(err):
+		vr.Spec.VirtualRouterIPAddress = a.fabricIP.String()
+		if err := a.client.Create(ctx, vr); err != nil {
+			return fmt.Errorf("failed to register VirtualRouter %s: %w", vr.Name, err)
+		}
+	case err != nil:
+		return fmt.Errorf("failed to get VirtualRouter %s: %w", vr.Name, err)
+	case vr.Spec.VirtualRouterIPAddress != a.fabricIP.String():
+		before := vr.DeepCopy()
+		vr.Spec.VirtualRouterIPAddress = a.fabricIP.String()
+		if err := a.client.Patch(ctx, vr, client.MergeFrom(before)); err != nil {
+			return fmt.Errorf("failed to update VirtualRouter %s: %w", vr.Name, err)
+		}
+	}
+	return nil
+}
+
+// reconcile programs the dataplane for the node's ports and the remote
+// endpoints of their networks, and publishes the node's endpoints.
+func (a *Agent) reconcile(ctx context.Context) (dataplane.State, error) {
+	a.reconcileMu.Lock()
+	defer a.reconcileMu.Unlock()
+	start := time.Now()
+	defer func() { a.metrics.programSeconds.Observe(time.Since(start).Seconds()) }()
+
+	a.forgetVanishedPorts(ctx)
+	ports := a.ports.List()
+	a.metrics.ports.Set(float64(len(ports)))
+	state, problems := a.desired(ctx, ports)
+	err := errors.Join(append(problems, dataplane.Reconcile(state))...)
+	if perr := a.publish(ctx, ports); perr != nil {
+		err = errors.Join(err, perr)
+	}
+	if err != nil {
+		a.metrics.errors.WithLabelValues("dataplane").Inc()
+	}
+	return state, err
+}
+
+// attached says whether a port's host end is on its network's bridge.
+func attached(state dataplane.State, p agentapi.Port) bool {
+	for _, n := range state.Networks {
+		if n.Name != p.Network {
+			continue
+		}
+		link, err := netlink.LinkByName(p.HostIfName)
+		if err != nil {
+			return false
+		}
+		br, err := netlink.LinkByName(dataplane.BridgeName(n.VNI))
+		return err == nil && link.Attrs().MasterIndex == br.Attrs().Index && link.Attrs().Flags&net.FlagUp != 0
+	}
+	return false
+}
+
+// forgetVanishedPorts drops ports whose host end is gone: the pod's
+// network namespace was destroyed and a DEL did not reach the agent.
+func (a *Agent) forgetVanishedPorts(ctx context.Context) {
+	for _, p := range a.ports.List() {
+		if _, err := netlink.LinkByName(p.HostIfName); err != nil {
+			var notFound netlink.LinkNotFoundError
+			if errors.As(err, &notFound) {
+				log.FromContext(ctx).Info("forgetting a port whose interface is gone", "container", p.ContainerID, "interface", p.IfName)
+				_ = a.ports.Delete(p.ContainerID)
+			}
+		}
+	}
+}
+
+// desired computes the dataplane's state; networks it cannot describe
+// (not found, no VNI yet) are left out and reported.
+func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.State, []error) {
+	state := dataplane.State{FabricIP: a.fabricIP, FabricLink: a.fabricLink, VxlanPort: a.cfg.VxlanPort, MTU: a.mtu}
+	byNetwork := map[string][]string{}
+	for _, p := range ports {
+		byNetwork[p.Network] = append(byNetwork[p.Network], p.HostIfName)
+	}
+	var routers corev1alpha1.VirtualRouterList
+	var problems []error
+	if err := a.client.List(ctx, &routers); err != nil {
+		return state, []error{err}
+	}
+	names := make([]string, 0, len(byNetwork))
+	for n := range byNetwork {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ns, vnName, _ := cutNamespace(name)
+		vn := &corev1alpha1.VirtualNetwork{}
+		if err := a.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: vnName}, vn); err != nil {
+			problems = append(problems, fmt.Errorf("network %s: %w", name, err))
+			continue
+		}
+		if vn.Status.VirtualNetworkNetworkID == 0 {
+			problems = append(problems, fmt.Errorf("network %s has no network id yet", name))
+			continue
+		}
+		n := dataplane.Network{Name: name, VNI: uint32(vn.Status.VirtualNetworkNetworkID), Ports: byNetwork[name]}
+		if name == a.cfg.PodNetworkName() {
+			n.Gateways = a.gateways(ctx, vn)
+		}
+		for _, vr := range routers.Items {
+			if vr.Name == a.cfg.NodeName {
+				continue
+			}
+			nodeIP := net.ParseIP(vr.Spec.VirtualRouterIPAddress)
+			for _, e := range vr.Status.Endpoints {
+				mac, err := net.ParseMAC(e.MAC)
+				if e.Network != name || err != nil || nodeIP == nil {
+					continue
+				}
+				n.Remotes = append(n.Remotes, dataplane.Remote{MAC: mac, NodeIP: nodeIP})
+			}
+		}
+		state.Networks = append(state.Networks, n)
+	}
+	return state, problems
+}
+
+// gateways are the default pod network's gateways with their prefix
+// length, put on its bridge so that the node reaches its pods.
+func (a *Agent) gateways(ctx context.Context, vn *corev1alpha1.VirtualNetwork) []string {
+	var out []string
+	for _, ref := range []*corev1alpha1.ResourceReference{vn.Spec.V4SubnetReference, vn.Spec.V6SubnetReference} {
+		if ref == nil {
+			continue
+		}
+		subnet := &corev1alpha1.Subnet{}
+		if err := a.client.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, subnet); err != nil {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(subnet.Spec.CIDR)
+		if err != nil || subnet.Spec.DefaultGateway == "" || subnet.Spec.DisableDefaultGateway {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s/%d", subnet.Spec.DefaultGateway, prefix.Bits()))
+	}
+	return out
+}
+
+// publish writes the node's endpoints into its VirtualRouter's status.
+func (a *Agent) publish(ctx context.Context, ports []agentapi.Port) error {
+	endpoints := make([]corev1alpha1.Endpoint, 0, len(ports))
+	for _, p := range ports {
+		endpoints = append(endpoints, corev1alpha1.Endpoint{Network: p.Network, VirtualMachineInterface: p.VMI, MAC: p.MAC, IPs: p.IPs})
+	}
+	vr := &corev1alpha1.VirtualRouter{}
+	if err := a.client.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, vr); err != nil {
+		if apierrors.IsNotFound(err) {
+			return a.register(ctx) // deleted behind the agent's back: made again, endpoints next time
+		}
+		return err
+	}
+	if equality.Semantic.DeepEqual(vr.Status.Endpoints, endpoints) || len(vr.Status.Endpoints) == 0 && len(endpoints) == 0 {
+		return nil
+	}
+	before := vr.DeepCopy()
+	vr.Status.Endpoints = endpoints
+	if err := a.client.Status().Patch(ctx, vr, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("failed to publish the endpoints of VirtualRouter %s: %w", vr.Name, err)
+	}
+	return nil
+}
+
+func (a *Agent) isReady() (bool, string) {
+	a.readyMu.Lock()
+	defer a.readyMu.Unlock()
+	return a.readyReason == "", a.readyReason
+}
+
+func (a *Agent) setReady(reason string) {
+	a.readyMu.Lock()
+	defer a.readyMu.Unlock()
+	a.readyReason = reason
+}
+
+func cutNamespace(s string) (string, string, bool) { return strings.Cut(s, "/") }

@@ -1,0 +1,46 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// ConflistName is the CNI configuration the agent writes.
+const ConflistName = "10-kontrail.conflist"
+
+// installCNI copies the plugin into the node's CNI bin dir (root-owned,
+// 0755, never setuid) and writes the conflist, both atomically: the
+// runtime never sees half a file.
+func (a *Agent) installCNI() error {
+	bin, err := os.ReadFile(a.cfg.CNIBinary)
+	if err != nil {
+		return fmt.Errorf("failed to read the CNI plugin %s: %w", a.cfg.CNIBinary, err)
+	}
+	dst := filepath.Join(a.cfg.CNIBinDir, "contrail-k8s-cni")
+	if err := writeAtomic(dst, bin, 0o755); err != nil {
+		return fmt.Errorf("failed to install the CNI plugin into %s: %w", dst, err)
+	}
+	if err := os.Chown(dst, 0, 0); err != nil {
+		return fmt.Errorf("failed to make %s root-owned: %w", dst, err)
+	}
+	data, err := json.MarshalIndent(a.conflist(), "", "  ")
+	if err != nil {
+		return err
+	}
+	conf := filepath.Join(a.cfg.CNIConfDir, ConflistName)
+	if err := writeAtomic(conf, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("failed to write %s: %w", conf, err)
+	}
+	return nil
+}
+
+// conflist is the node's CNI configuration: the one plugin, no delegate.
+func (a *Agent) conflist() map[string]any {
+	plugin := map[string]any{"type": "contrail-k8s-cni", "socket": a.cfg.Socket, "mtu": a.mtu}
+	if a.cfg.CNIClusterName != "" {
+		plugin["clusterName"] = a.cfg.CNIClusterName
+	}
+	return map[string]any{"cniVersion": "1.1.0", "name": "kontrail", "plugins": []any{plugin}}
+}

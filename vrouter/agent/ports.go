@@ -1,0 +1,122 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/kontrail/kontrail/cni/agentapi"
+)
+
+// PortStore holds the ports the plugin reported, keyed by container, and
+// keeps them in a file so that a restarted agent knows them again.
+type PortStore struct {
+	mu    sync.Mutex
+	path  string
+	ports map[string][]agentapi.Port
+}
+
+// OpenPortStore loads the store of path, or starts an empty one.
+func OpenPortStore(path string) (*PortStore, error) {
+	s := &PortStore{path: path, ports: map[string][]agentapi.Port{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the port state %s: %w", path, err)
+	}
+	var list agentapi.Ports
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("the port state %s is corrupt (remove it; the agent then removes ports it does not know): %w", path, err)
+	}
+	for _, p := range list.Ports {
+		s.ports[p.ContainerID] = append(s.ports[p.ContainerID], p)
+	}
+	return s, nil
+}
+
+// Add records the ports of a container, replacing what it had.
+func (s *PortStore) Add(ports []agentapi.Port) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(ports) == 0 {
+		return nil
+	}
+	s.ports[ports[0].ContainerID] = ports
+	return s.save()
+}
+
+// Delete forgets the ports of a container.
+func (s *PortStore) Delete(containerID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ports[containerID]; !ok {
+		return nil
+	}
+	delete(s.ports, containerID)
+	return s.save()
+}
+
+// List returns every port, sorted by container and interface.
+func (s *PortStore) List() []agentapi.Port {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []agentapi.Port
+	for _, ps := range s.ports {
+		out = append(out, ps...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ContainerID != out[j].ContainerID {
+			return out[i].ContainerID < out[j].ContainerID
+		}
+		return out[i].IfName < out[j].IfName
+	})
+	return out
+}
+
+// save writes the state atomically: a temporary file renamed over the old.
+func (s *PortStore) save() error {
+	var list agentapi.Ports
+	for _, ps := range s.ports {
+		list.Ports = append(list.Ports, ps...)
+	}
+	data, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(s.path, data, 0o600)
+}
+
+// writeAtomic writes data to path through a temporary file in the same
+// directory, so that a reader sees the old or the new content, never half.
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing left to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

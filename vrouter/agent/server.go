@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kontrail/kontrail/cni/agentapi"
+)
+
+// server serves the CNI plugin's API on the agent's unix socket.
+type server struct {
+	agent *Agent
+}
+
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+agentapi.PathInterfaces, s.interfaces)
+	mux.HandleFunc("POST "+agentapi.PathPorts, s.addPorts)
+	mux.HandleFunc("GET "+agentapi.PathPorts, s.listPorts)
+	mux.HandleFunc("DELETE "+agentapi.PathPorts, s.deletePorts)
+	mux.HandleFunc("GET "+agentapi.PathReady, s.ready)
+	return mux
+}
+
+// listen opens the socket: abstract when it starts with @, else a path
+// (a stale socket file from a killed agent is replaced).
+func listen(socket string) (net.Listener, error) {
+	if !strings.HasPrefix(socket, "@") {
+		if err := os.MkdirAll(dirOf(socket), 0o755); err != nil {
+			return nil, err
+		}
+		_ = os.Remove(socket)
+	}
+	l, err := net.Listen("unix", socket)
+	if err != nil {
+		return nil, fmt.Errorf("failed to listen on %s: %w", socket, err)
+	}
+	return l, nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndex(path, "/"); i > 0 {
+		return path[:i]
+	}
+	return "."
+}
+
+// serve runs the API until ctx ends.
+func (s *server) serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *server) interfaces(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.InterfacesRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.PodNamespace == "" || req.PodName == "" {
+		writeError(w, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: "podNamespace and podName are required"})
+		return
+	}
+	start := time.Now()
+	itfs, err := s.agent.resolver.Interfaces(r.Context(), req)
+	s.agent.metrics.resolveSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.agent.metrics.errors.WithLabelValues("interfaces").Inc()
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, itfs)
+}
+
+func (s *server) addPorts(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.AddPorts
+	if !decode(w, r, &req) {
+		return
+	}
+	if len(req.Ports) == 0 {
+		writeError(w, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: "no ports"})
+		return
+	}
+	for _, p := range req.Ports {
+		if p.ContainerID != req.Ports[0].ContainerID || p.HostIfName == "" || p.Network == "" {
+			writeError(w, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: "every port needs the same containerID, a hostIfName and a network"})
+			return
+		}
+	}
+	if err := s.agent.ports.Add(req.Ports); err != nil {
+		writeError(w, internal(err))
+		return
+	}
+	// Attach the ports now: the pod's traffic must flow when ADD returns.
+	// A problem of another network does not fail this pod.
+	state, err := s.agent.reconcile(r.Context())
+	for _, p := range req.Ports {
+		if !attached(state, p) {
+			s.agent.metrics.errors.WithLabelValues("ports").Inc()
+			_ = s.agent.ports.Delete(p.ContainerID)
+			s.agent.trigger()
+			writeError(w, &agentapi.Error{Code: agentapi.CodeInternal, Message: fmt.Sprintf("failed to attach %s (%s) to network %s: %v",
+				p.IfName, p.HostIfName, p.Network, err)})
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) listPorts(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, agentapi.Ports{Ports: s.agent.ports.List()})
+}
+
+func (s *server) deletePorts(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("containerID")
+	if id == "" {
+		writeError(w, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: "containerID is required"})
+		return
+	}
+	if err := s.agent.ports.Delete(id); err != nil {
+		writeError(w, internal(err))
+		return
+	}
+	s.agent.trigger()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) ready(w http.ResponseWriter, _ *http.Request) {
+	ready, reason := s.agent.isReady()
+	writeJSON(w, http.StatusOK, agentapi.Ready{Ready: ready, Reason: reason})
+}
+
+func decode(w http.ResponseWriter, r *http.Request, into any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		writeError(w, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: "the request does not decode: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func writeError(w http.ResponseWriter, e *agentapi.Error) {
+	writeJSON(w, agentapi.StatusFor(e.Code), e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
