@@ -5,7 +5,11 @@
 // reports the host ends; the agent attaches them to the dataplane.
 package agentapi
 
-import "net/http"
+import (
+	"fmt"
+	"hash/fnv"
+	"net/http"
+)
 
 // Version is the API's path prefix; a change that breaks old plugins gets
 // a new one, and the agent serves both while nodes roll.
@@ -121,4 +125,13 @@ func StatusFor(code uint) int {
 	default:
 		return http.StatusInternalServerError
 	}
+}
+
+// HostIfName names a port's host end after its container and pod
+// interface ("kv" + 11 hex digits), so that the plugin's DEL and GC find it
+// without the agent, and the agent knows it before the plugin makes it.
+func HostIfName(containerID, ifName string) string {
+	h := fnv.New64a()
+	h.Write([]byte(containerID + "/" + ifName))
+	return "kv" + fmt.Sprintf("%016x", h.Sum64())[:11]
 }

@@ -32,15 +32,8 @@ func Check(args *skel.CmdArgs) error {
 	if err != nil {
 		return types.NewError(types.ErrDecodingFailure, "contrail-k8s-cni: the previous result does not convert", err.Error())
 	}
-	for _, itf := range prev.Interfaces {
-		if itf.Sandbox != "" {
-			continue
-		}
-		if _, err := netlink.LinkByName(itf.Name); err != nil {
-			return types.NewError(types.ErrInternal, fmt.Sprintf("contrail-k8s-cni: the host end %s of the pod's interface is gone", itf.Name), err.Error())
-		}
-	}
-	return ns.WithNetNSPath(args.Netns, func(ns.NetNS) error {
+	// The pod's side first: what the pod lost is what a person looks for.
+	if err := ns.WithNetNSPath(args.Netns, func(ns.NetNS) error {
 		for i, itf := range prev.Interfaces {
 			if itf.Sandbox == "" {
 				continue
@@ -66,7 +59,20 @@ func Check(args *skel.CmdArgs) error {
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	// Host ends come before their pod end in the result.
+	for i, itf := range prev.Interfaces {
+		if itf.Sandbox != "" || i+1 >= len(prev.Interfaces) {
+			continue
+		}
+		if _, err := netlink.LinkByName(itf.Name); err != nil {
+			return types.NewError(types.ErrInternal, fmt.Sprintf("contrail-k8s-cni: the host end %s of the pod's interface %s is gone",
+				itf.Name, prev.Interfaces[i+1].Name), err.Error())
+		}
+	}
+	return nil
 }
 
 func hasAddr(addrs []netlink.Addr, want net.IPNet) bool {

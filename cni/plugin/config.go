@@ -7,7 +7,6 @@ package plugin
 import (
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -90,10 +89,5 @@ func cniError(what string, err error) error {
 	}
 }
 
-// hostIfName names a port's host end after the container and interface,
-// so a later DEL or GC finds it without the agent: "kv" + 11 hex digits.
-func hostIfName(containerID, ifName string) string {
-	h := fnv.New64a()
-	h.Write([]byte(containerID + "/" + ifName))
-	return "kv" + fmt.Sprintf("%016x", h.Sum64())[:11]
-}
+// hostIfName names a port's host end (agentapi.HostIfName).
+func hostIfName(containerID, ifName string) string { return agentapi.HostIfName(containerID, ifName) }

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -212,7 +213,13 @@ func stripCounters(s string) []string {
 // cniErr is the CNI error of a failed call.
 func cniErr(err error) *types.Error {
 	GinkgoHelper()
-	e, ok := err.(*types.Error)
-	Expect(ok).To(BeTrue(), "not a CNI error result: %T %v", err, err)
+	var e *types.Error
+	Expect(errors.As(err, &e)).To(BeTrue(), "not a CNI error result: %T %v", err, err)
 	return e
+}
+
+// namespace makes a namespace.
+func namespace(name string) {
+	GinkgoHelper()
+	Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))).To(Succeed())
 }

@@ -47,6 +47,12 @@ type Agent struct {
 	reconcileMu sync.Mutex
 	kick        chan struct{}
 
+	// pending are the host ends of interfaces the plugin was told about
+	// and may be making now, until when: the reconcile must not remove
+	// them as unknown before the plugin reports them.
+	pendingMu sync.Mutex
+	pending   map[string]time.Time
+
 	readyMu     sync.Mutex
 	readyReason string
 }
@@ -69,7 +75,7 @@ func New(mgr manager.Manager, cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, cache: mgr.GetCache(), client: mgr.GetClient(), api: mgr.GetAPIReader(), ports: ports, metrics: newMetrics(),
-		kick: make(chan struct{}, 1), readyReason: "starting"}
+		kick: make(chan struct{}, 1), readyReason: "starting", pending: map[string]time.Time{}}
 	a.resolver = &resolver{node: cfg.NodeName, cache: mgr.GetClient(), api: mgr.GetAPIReader(), poll: 250 * time.Millisecond, failureGrace: 5 * time.Second}
 	if err := mgr.Add(a); err != nil {
 		return nil, err
@@ -252,31 +258,42 @@ func (a *Agent) reconcile(ctx context.Context) (dataplane.State, error) {
 	return state, err
 }
 
-// attached says whether a port's host end is on its network's bridge.
-func attached(state dataplane.State, p agentapi.Port) bool {
+// attached says why a port's host end is not up on its network's bridge,
+// or "" when it is.
+func attached(state dataplane.State, p agentapi.Port) string {
 	for _, n := range state.Networks {
 		if n.Name != p.Network {
 			continue
 		}
 		link, err := netlink.LinkByName(p.HostIfName)
 		if err != nil {
-			return false
+			return err.Error()
 		}
 		br, err := netlink.LinkByName(dataplane.BridgeName(n.VNI))
-		return err == nil && link.Attrs().MasterIndex == br.Attrs().Index && link.Attrs().Flags&net.FlagUp != 0
+		if err != nil {
+			return "bridge " + dataplane.BridgeName(n.VNI) + ": " + err.Error()
+		}
+		if link.Attrs().MasterIndex != br.Attrs().Index {
+			return fmt.Sprintf("it is on link %d, not on bridge %s (%d)", link.Attrs().MasterIndex, br.Attrs().Name, br.Attrs().Index)
+		}
+		if link.Attrs().Flags&net.FlagUp == 0 {
+			return "it is down"
+		}
+		return ""
 	}
-	return false
+	return "the network is not programmed on the node"
 }
 
 // forgetVanishedPorts drops ports whose host end is gone: the pod's
-// network namespace was destroyed and a DEL did not reach the agent.
+// network namespace was destroyed and a DEL did not reach the agent, or
+// someone deleted the interface. Only that port: the pod's others stay.
 func (a *Agent) forgetVanishedPorts(ctx context.Context) {
 	for _, p := range a.ports.List() {
 		if _, err := netlink.LinkByName(p.HostIfName); err != nil {
 			var notFound netlink.LinkNotFoundError
 			if errors.As(err, &notFound) {
 				log.FromContext(ctx).Info("forgetting a port whose interface is gone", "container", p.ContainerID, "interface", p.IfName)
-				_ = a.ports.Delete(p.ContainerID)
+				_ = a.ports.DeletePort(p.ContainerID, p.IfName)
 			}
 		}
 	}
@@ -285,7 +302,7 @@ func (a *Agent) forgetVanishedPorts(ctx context.Context) {
 // desired computes the dataplane's state; networks it cannot describe
 // (not found, no VNI yet) are left out and reported.
 func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.State, []error) {
-	state := dataplane.State{FabricIP: a.fabricIP, FabricLink: a.fabricLink, VxlanPort: a.cfg.VxlanPort, MTU: a.mtu}
+	state := dataplane.State{FabricIP: a.fabricIP, FabricLink: a.fabricLink, VxlanPort: a.cfg.VxlanPort, MTU: a.mtu, Keep: a.pendingPorts()}
 	byNetwork := map[string][]string{}
 	for _, p := range ports {
 		byNetwork[p.Network] = append(byNetwork[p.Network], p.HostIfName)
@@ -376,6 +393,38 @@ func (a *Agent) publish(ctx context.Context, ports []agentapi.Port) error {
 		return fmt.Errorf("failed to publish the endpoints of VirtualRouter %s: %w", vr.Name, err)
 	}
 	return nil
+}
+
+// expectPorts notes the host ends the plugin is about to make.
+func (a *Agent) expectPorts(containerID string, itfs []agentapi.Interface, ttl time.Duration) {
+	a.pendingMu.Lock()
+	defer a.pendingMu.Unlock()
+	for _, itf := range itfs {
+		a.pending[agentapi.HostIfName(containerID, itf.Name)] = time.Now().Add(ttl)
+	}
+}
+
+// settlePorts ends the wait for host ends (reported, or deleted).
+func (a *Agent) settlePorts(names ...string) {
+	a.pendingMu.Lock()
+	defer a.pendingMu.Unlock()
+	for _, n := range names {
+		delete(a.pending, n)
+	}
+}
+
+func (a *Agent) pendingPorts() []string {
+	a.pendingMu.Lock()
+	defer a.pendingMu.Unlock()
+	var out []string
+	for name, until := range a.pending {
+		if time.Now().After(until) {
+			delete(a.pending, name) // the plugin died between the question and the report
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 func (a *Agent) isReady() (bool, string) {

@@ -62,6 +62,28 @@ func (s *PortStore) Delete(containerID string) error {
 	return s.save()
 }
 
+// DeletePort forgets one port of a container.
+func (s *PortStore) DeletePort(containerID, ifName string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ports := s.ports[containerID]
+	kept := ports[:0]
+	for _, p := range ports {
+		if p.IfName != ifName {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == len(ports) {
+		return nil
+	}
+	if len(kept) == 0 {
+		delete(s.ports, containerID)
+	} else {
+		s.ports[containerID] = kept
+	}
+	return s.save()
+}
+
 // List returns every port, sorted by container and interface.
 func (s *PortStore) List() []agentapi.Port {
 	s.mu.Lock()

@@ -84,6 +84,8 @@ func (s *server) interfaces(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// The plugin makes the host ends next; they are not the reconcile's to remove.
+	s.agent.expectPorts(req.ContainerID, itfs.Interfaces, 2*time.Minute)
 	writeJSON(w, http.StatusOK, itfs)
 }
 
@@ -106,16 +108,22 @@ func (s *server) addPorts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, internal(err))
 		return
 	}
+	for _, p := range req.Ports {
+		s.agent.settlePorts(p.HostIfName)
+	}
 	// Attach the ports now: the pod's traffic must flow when ADD returns.
 	// A problem of another network does not fail this pod.
 	state, err := s.agent.reconcile(r.Context())
 	for _, p := range req.Ports {
-		if !attached(state, p) {
+		if why := attached(state, p); why != "" {
 			s.agent.metrics.errors.WithLabelValues("ports").Inc()
 			_ = s.agent.ports.Delete(p.ContainerID)
 			s.agent.trigger()
-			writeError(w, &agentapi.Error{Code: agentapi.CodeInternal, Message: fmt.Sprintf("failed to attach %s (%s) to network %s: %v",
-				p.IfName, p.HostIfName, p.Network, err)})
+			msg := fmt.Sprintf("failed to attach %s (%s) to network %s: %s", p.IfName, p.HostIfName, p.Network, why)
+			if err != nil {
+				msg += " (" + err.Error() + ")"
+			}
+			writeError(w, &agentapi.Error{Code: agentapi.CodeInternal, Message: msg})
 			return
 		}
 	}

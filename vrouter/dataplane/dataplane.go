@@ -35,6 +35,9 @@ type State struct {
 	// MTU of the bridges and VXLAN devices (the pods' MTU).
 	MTU      int
 	Networks []Network
+	// Keep are host ends being plugged: made by the plugin, not yet
+	// reported. Reconcile leaves them alone.
+	Keep []string
 }
 
 // Network is one VirtualNetwork present on the node.
@@ -74,6 +77,9 @@ func Reconcile(s State) error {
 		return fmt.Errorf("fabric interface %q: %w", s.FabricLink, err)
 	}
 	want := map[string]bool{}
+	for _, k := range s.Keep {
+		want[k] = true
+	}
 	for _, n := range s.Networks {
 		want[BridgeName(n.VNI)], want[VxlanName(n.VNI)] = true, true
 		for _, p := range n.Ports {
