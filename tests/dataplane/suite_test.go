@@ -18,11 +18,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -131,31 +127,18 @@ func build(module, pkg, out string) {
 	Expect(err).NotTo(HaveOccurred(), string(output))
 }
 
-// agentKubeconfig is a kubeconfig for the agents: an admin user of the
-// control plane, reached through each node's forwarder.
+// agentKubeconfig is a kubeconfig for the agents, through each node's forwarder.
 func agentKubeconfig() string {
 	GinkgoHelper()
-	user, err := env.Environment.ControlPlane.AddUser(envtest.User{Name: "vrouter-agent", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
-	data, err := user.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	config, err := clientcmd.Load(data)
-	Expect(err).NotTo(HaveOccurred())
-	for _, c := range config.Clusters {
-		c.Server = "https://127.0.0.1:16443"
-	}
 	path := filepath.Join(workDir, "agent.kubeconfig")
-	Expect(clientcmd.WriteToFile(*config, path)).To(Succeed())
+	Expect(nodes.AgentKubeconfig(env.Environment, path, 16443)).To(Succeed())
 	return path
 }
 
 // registerNode makes the node's Node object, as its kubelet would.
 func registerNode(n *nodes.Node) {
 	GinkgoHelper()
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}
-	Expect(k8sClient.Create(ctx, node)).To(Succeed())
-	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.FabricIP}, {Type: corev1.NodeHostName, Address: n.Name}}
-	Expect(k8sClient.Status().Update(ctx, node)).To(Succeed())
+	Expect(n.Register(ctx, k8sClient)).To(Succeed())
 }
 
 func startAgent(n *nodes.Node) {

@@ -19,6 +19,11 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // Node is a network namespace that plays a Kubernetes node.
@@ -251,4 +256,35 @@ func (n *Node) WaitForConflist(ctx context.Context) (string, error) {
 func Exec(netns ns.NetNS, name string, args ...string) (string, error) {
 	out, err := exec.Command("nsenter", append([]string{"--net=" + netns.Path(), name}, args...)...).CombinedOutput()
 	return string(out), err
+}
+
+// AgentKubeconfig writes a kubeconfig for agents: an admin user of the
+// control plane, reached at 127.0.0.1:port (each node's forwarder).
+func AgentKubeconfig(plane *envtest.Environment, path string, port int) error {
+	user, err := plane.ControlPlane.AddUser(envtest.User{Name: "vrouter-agent", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	config, err := clientcmd.Load(data)
+	if err != nil {
+		return err
+	}
+	for _, c := range config.Clusters {
+		c.Server = "https://127.0.0.1:" + strconv.Itoa(port)
+	}
+	return clientcmd.WriteToFile(*config, path)
+}
+
+// Register makes the node's Node object, as its kubelet would.
+func (n *Node) Register(ctx context.Context, c client.Client) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}
+	if err := c.Create(ctx, node); err != nil {
+		return err
+	}
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.FabricIP}, {Type: corev1.NodeHostName, Address: n.Name}}
+	return c.Status().Update(ctx, node)
 }

@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/containernetworking/plugins/pkg/testutils"
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
+	"github.com/kontrail/kontrail/tests/internal/nodes"
+)
+
+// BenchmarkCNIAddDel times ADD then DEL of a three-interface pod (eth0 on
+// the pod network, eth1 and eth2 on two NADs) through libcni with the
+// conflist the agent installed, from inside a node, as a container runtime
+// does; the agent is a real process and the pod's allocation is done once,
+// before the timing (kubemanager and the controller are timed by
+// BenchmarkPodBurst). It reports the p50 and p99 of ADD+DEL and of ADD
+// alone, and the plugin binary's size. Needs root; run with
+// -benchtime=200x for 200 samples.
+func BenchmarkCNIAddDel(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: network namespaces and veth pairs")
+	}
+	e := controlPlane(b)
+	ctx := context.Background()
+	stopKM, err := e.StartKubemanager(ctx, kubemanager.Config{ClusterName: "cnibench", PodNetwork: "default-podnetwork",
+		ServiceNetwork: "default-servicenetwork", EnableNAD: true, PodV4Subnet: "10.244.0.0/16", ServiceV4Subnet: "10.0.0.0/24", Workers: 8})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = stopKM() }()
+
+	dir := b.TempDir()
+	agentBin, pluginBin := filepath.Join(dir, "kontrail-vrouter-agent"), filepath.Join(dir, "contrail-k8s-cni")
+	for _, t := range []struct{ module, pkg, out string }{{"vrouter", "./cmd/agent", agentBin}, {"cni", "./cmd/contrail-k8s-cni", pluginBin}} {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", t.out, t.pkg)
+		cmd.Dir, cmd.Env = filepath.Join(e.RepoRoot, t.module), append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("build %s: %v\n%s", t.pkg, err, out)
+		}
+	}
+	info, err := os.Stat(pluginBin)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	ns1, cleanup, err := nodes.Fabric([]string{"bench-node"}, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cleanup()
+	node := ns1[0]
+	host, _ := url.Parse(e.Config.Host)
+	kubeconfig := filepath.Join(dir, "agent.kubeconfig")
+	if err := nodes.AgentKubeconfig(e.Environment, kubeconfig, 16443); err != nil {
+		b.Fatal(err)
+	}
+	if err := node.ForwardAPI(host.Host, 16443); err != nil {
+		b.Fatal(err)
+	}
+	if err := node.Register(ctx, e.Client); err != nil {
+		b.Fatal(err)
+	}
+	if err := node.StartAgent(nodes.AgentOptions{Binary: agentBin, Plugin: pluginBin, Kubeconfig: kubeconfig, ClusterName: "cnibench"}); err != nil {
+		b.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	conflist, err := node.WaitForConflist(wait)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	for _, n := range []struct{ name, cidr string }{{"cni-a", "10.120.0.0/16"}, {"cni-b", "10.121.0.0/16"}} {
+		nad := &nadv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: n.name,
+			Annotations: map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "` + n.cidr + `"}`}},
+			Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: `{"cniVersion": "1.0.0", "type": "contrail-k8s-cni"}`}}
+		if err := e.Client.Create(ctx, nad); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "cni-bench",
+		Annotations: map[string]string{nadv1.NetworkAttachmentAnnot: "cni-a,cni-b"}},
+		Spec: corev1.PodSpec{NodeName: node.Name, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if err := e.Client.Create(ctx, pod); err != nil {
+		b.Fatal(err)
+	}
+	podNS, err := testutils.NewNS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = podNS.Close(); _ = testutils.UnmountNS(podNS) }()
+
+	list, err := libcni.ConfListFromFile(conflist)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cninet := libcni.NewCNIConfigWithCacheDir([]string{node.BinDir}, filepath.Join(dir, "cni-cache"), nil)
+	rt := &libcni.RuntimeConf{ContainerID: "cni-bench-sandbox", NetNS: podNS.Path(), IfName: "eth0",
+		Args: [][2]string{{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod.Name}, {"K8S_POD_UID", string(pod.UID)}}}
+	addDel := func() (add, total time.Duration, err error) {
+		err = node.NS.Do(func(ns.NetNS) error {
+			start := time.Now()
+			res, err := cninet.AddNetworkList(ctx, list, rt)
+			if err != nil {
+				return err
+			}
+			add = time.Since(start)
+			if res == nil {
+				return fmt.Errorf("ADD returned no result")
+			}
+			if err := cninet.DelNetworkList(ctx, list, rt); err != nil {
+				return err
+			}
+			total = time.Since(start)
+			return nil
+		})
+		return add, total, err
+	}
+	// The first ADD waits for kubemanager and the controller: not timed.
+	if _, _, err := addDel(); err != nil {
+		b.Fatalf("first ADD/DEL: %v\n%s", err, node.AgentLog())
+	}
+	var adds, totals []time.Duration
+	for b.Loop() {
+		add, total, err := addDel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		adds, totals = append(adds, add), append(totals, total)
+	}
+	b.ReportMetric(ms(percentile(totals, 50)), "p50-add+del-ms")
+	b.ReportMetric(ms(percentile(totals, 99)), "p99-add+del-ms")
+	b.ReportMetric(ms(percentile(adds, 50)), "p50-add-ms")
+	b.ReportMetric(ms(percentile(adds, 99)), "p99-add-ms")
+	b.ReportMetric(float64(info.Size())/(1<<20), "plugin-MiB")
+	b.ReportMetric(float64(len(totals)), "samples")
+	if len(totals) < 100 {
+		b.Logf("only %d samples: run with -benchtime=200x for the p99", len(totals))
+	}
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[(len(s)-1)*p/100]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
