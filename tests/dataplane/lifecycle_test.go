@@ -32,7 +32,8 @@ func hostEnds(node *nodes.Node) []string {
 	return names
 }
 
-// settled is a node's snapshot once two in a row, a resync apart, agree.
+// settled is a node's snapshot once two in a row agree, further apart
+// than an idle network's grace plus a resync (1 s + 2 s).
 func settled(node *nodes.Node) []string {
 	GinkgoHelper()
 	var last []string
@@ -41,7 +42,7 @@ func settled(node *nodes.Node) []string {
 		same := slices.Equal(s, last)
 		last = s
 		return same
-	}).WithPolling(2500 * time.Millisecond).Should(BeTrue())
+	}).WithPolling(3500 * time.Millisecond).Should(BeTrue())
 	return last
 }
 

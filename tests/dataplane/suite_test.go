@@ -143,7 +143,10 @@ func registerNode(n *nodes.Node) {
 
 func startAgent(n *nodes.Node) {
 	GinkgoHelper()
-	Expect(n.StartAgent(nodes.AgentOptions{Binary: agentBin, Plugin: pluginBin, Kubeconfig: kubeconf, ClusterName: clusterName})).To(Succeed())
+	// Networks without pods go after a second here (not two minutes), so
+	// that specs see the nodes go back to what they were.
+	Expect(n.StartAgent(nodes.AgentOptions{Binary: agentBin, Plugin: pluginBin, Kubeconfig: kubeconf, ClusterName: clusterName,
+		Extra: []string{"--idle-network-seconds=1"}})).To(Succeed())
 }
 
 // The agents' logs go with a failed spec's report.

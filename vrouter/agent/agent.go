@@ -53,6 +53,9 @@ type Agent struct {
 	pendingMu sync.Mutex
 	pending   map[string]time.Time
 
+	// lastUsed is when a network last had a port on the node (under reconcileMu).
+	lastUsed map[string]time.Time
+
 	readyMu     sync.Mutex
 	readyReason string
 }
@@ -75,7 +78,7 @@ func New(mgr manager.Manager, cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, cache: mgr.GetCache(), client: mgr.GetClient(), api: mgr.GetAPIReader(), ports: ports, metrics: newMetrics(),
-		kick: make(chan struct{}, 1), readyReason: "starting", pending: map[string]time.Time{}}
+		kick: make(chan struct{}, 1), readyReason: "starting", pending: map[string]time.Time{}, lastUsed: map[string]time.Time{}}
 	a.resolver = &resolver{node: cfg.NodeName, cache: mgr.GetClient(), api: mgr.GetAPIReader(), poll: 250 * time.Millisecond, failureGrace: 5 * time.Second}
 	if err := mgr.Add(a); err != nil {
 		return nil, err
@@ -239,19 +242,25 @@ func (a *Agent) register(ctx context.Context) error {
 // reconcile programs the dataplane for the node's ports and the remote
 // endpoints of their networks, and publishes the node's endpoints.
 func (a *Agent) reconcile(ctx context.Context) (dataplane.State, error) {
+	start := time.Now()
 	a.reconcileMu.Lock()
 	defer a.reconcileMu.Unlock()
-	start := time.Now()
 	defer func() { a.metrics.programSeconds.Observe(time.Since(start).Seconds()) }()
 
+	t0 := time.Now()
 	a.forgetVanishedPorts(ctx)
 	ports := a.ports.List()
 	a.metrics.ports.Set(float64(len(ports)))
+	t1 := time.Now()
 	state, problems := a.desired(ctx, ports)
+	t2 := time.Now()
 	err := errors.Join(append(problems, dataplane.Reconcile(state))...)
+	t3 := time.Now()
 	if perr := a.publish(ctx, ports); perr != nil {
 		err = errors.Join(err, perr)
 	}
+	log.FromContext(ctx).V(1).Info("reconciled", "lock", t0.Sub(start).Seconds(), "forget", t1.Sub(t0).Seconds(), "desired", t2.Sub(t1).Seconds(),
+		"dataplane", t3.Sub(t2).Seconds(), "publish", time.Since(t3).Seconds())
 	if err != nil {
 		a.metrics.errors.WithLabelValues("dataplane").Inc()
 	}
@@ -306,6 +315,17 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 	byNetwork := map[string][]string{}
 	for _, p := range ports {
 		byNetwork[p.Network] = append(byNetwork[p.Network], p.HostIfName)
+		a.lastUsed[p.Network] = time.Now()
+	}
+	idle := time.Duration(a.cfg.IdleNetworkSeconds) * time.Second
+	for n, used := range a.lastUsed {
+		switch _, inUse := byNetwork[n]; {
+		case inUse:
+		case time.Since(used) < idle:
+			byNetwork[n] = nil // kept, without ports, for the pods that come back
+		default:
+			delete(a.lastUsed, n)
+		}
 	}
 	var routers corev1alpha1.VirtualRouterList
 	var problems []error

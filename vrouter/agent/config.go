@@ -40,6 +40,11 @@ type Config struct {
 	PodNetwork string
 	// ResyncSeconds is how often the dataplane is reconciled without a change.
 	ResyncSeconds int
+	// IdleNetworkSeconds keeps a network's bridge and VXLAN device that
+	// long after its last pod on the node left: recreating them costs
+	// ~50 ms each (the kernel's netdev teardown), and pods come back (a
+	// rollout, a restarted sandbox).
+	IdleNetworkSeconds int
 }
 
 // PodNetworkName is the default pod network's namespace/name.
@@ -63,6 +68,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.StateDir, "state-dir", "/var/run/kontrail/vrouter", "Directory of the agent's state (a subdirectory per node).")
 	fs.StringVar(&c.CNIBinary, "cni-binary", "/contrail-k8s-cni", "The CNI plugin binary to install.")
 	fs.StringVar(&c.PodNetwork, "pod-network", "", "The default pod network as namespace/name (default <cni-cluster-name>-contrail/default-podnetwork).")
+	fs.IntVar(&c.IdleNetworkSeconds, "idle-network-seconds", 120, "Seconds a network's devices stay on the node after its last pod left.")
 	fs.IntVar(&c.ResyncSeconds, "resync-seconds", 30, "Seconds between reconciles of the dataplane when nothing changes.")
 	fs.StringVar(&c.Socket, "socket", "@kontrail-vrouter-agent.sock", "Unix socket the CNI plugin talks to; a leading @ makes it abstract (per network namespace).")
 }

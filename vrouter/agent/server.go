@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/kontrail/kontrail/cni/agentapi"
 )
 
@@ -54,7 +56,8 @@ func dirOf(path string) string {
 
 // serve runs the API until ctx ends.
 func (s *server) serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -79,6 +82,7 @@ func (s *server) interfaces(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	itfs, err := s.agent.resolver.Interfaces(r.Context(), req)
 	s.agent.metrics.resolveSeconds.Observe(time.Since(start).Seconds())
+	log.FromContext(r.Context()).V(1).Info("interfaces", "pod", req.PodNamespace+"/"+req.PodName, "seconds", time.Since(start).Seconds())
 	if err != nil {
 		s.agent.metrics.errors.WithLabelValues("interfaces").Inc()
 		writeError(w, err)
@@ -113,7 +117,9 @@ func (s *server) addPorts(w http.ResponseWriter, r *http.Request) {
 	}
 	// Attach the ports now: the pod's traffic must flow when ADD returns.
 	// A problem of another network does not fail this pod.
+	start := time.Now()
 	state, err := s.agent.reconcile(r.Context())
+	log.FromContext(r.Context()).V(1).Info("ports attached", "container", req.Ports[0].ContainerID, "seconds", time.Since(start).Seconds())
 	for _, p := range req.Ports {
 		if why := attached(state, p); why != "" {
 			s.agent.metrics.errors.WithLabelValues("ports").Inc()
