@@ -143,7 +143,12 @@ var _ = Describe("kubemanager", func() {
 		svc := &corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: clusterNamespace, Name: "default-servicenetwork"}}
 		old := get(svc).UID
 		Expect(k8sClient.Delete(ctx, svc)).To(Succeed())
-		Eventually(func() bool { return get(svc.DeepCopy()).UID != old }).Should(BeTrue())
+		// Not get(): between the delete and the repair the network is
+		// briefly not found, and get() fails the spec on that.
+		Eventually(func() bool {
+			again := &corev1alpha1.VirtualNetwork{}
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(svc), again) == nil && again.UID != old
+		}).Should(BeTrue())
 		Eventually(stateOf(svc)).Should(Equal("Success"))
 		Expect(update(svc, func(vn *corev1alpha1.VirtualNetwork) { vn.Spec.V4SubnetReference = nil })).To(Succeed())
 		Eventually(func() *corev1alpha1.ResourceReference { return get(svc).Spec.V4SubnetReference }).ShouldNot(BeNil())
