@@ -216,7 +216,10 @@ var _ = Describe("kubemanager", func() {
 		By("kubectl delete vn vn1: it is back")
 		old := vn.UID
 		Expect(k8sClient.Delete(ctx, vn)).To(Succeed())
-		Eventually(func() bool { return get(vn.DeepCopy()).UID != old }).Should(BeTrue())
+		Eventually(func() bool {
+			again := &corev1alpha1.VirtualNetwork{}
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(vn), again) == nil && again.UID != old
+		}).Should(BeTrue())
 		Eventually(stateOf(vn)).Should(Equal("Success"))
 
 		By("kubectl delete net-attach-def vn1 while the pod runs: the network stays")
