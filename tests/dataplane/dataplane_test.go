@@ -3,9 +3,11 @@ package dataplane
 import (
 	"strings"
 
-	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 )
 
 var _ = Describe("Pods on the seed's vn1", func() {
@@ -31,6 +33,25 @@ var _ = Describe("Pods on the seed's vn1", func() {
 			Expect(networkStatus(p)).To(ContainElement(HaveField("Name", "default/vn1")))
 		}
 
+		By("...which are those of the pod's VirtualMachineInterfaces and InstanceIPs")
+		for _, p := range []*Pod{a, b} {
+			got := p.interfaces()
+			var vmis corev1alpha1.VirtualMachineInterfaceList
+			Expect(k8sClient.List(ctx, &vmis, client.InNamespace(p.Obj.Namespace), client.MatchingLabels{"kube-manager.juniper.net/pod-uid": string(p.Obj.UID)})).To(Succeed())
+			Expect(vmis.Items).To(HaveLen(2))
+			var iips corev1alpha1.InstanceIPList
+			Expect(k8sClient.List(ctx, &iips, client.MatchingLabels{"kube-manager.juniper.net/pod-uid": string(p.Obj.UID)})).To(Succeed())
+			for _, vmi := range vmis.Items {
+				itf := got[vmi.Spec.InterfaceName]
+				Expect(itf.MAC).To(Equal(string(vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress[0])))
+				for _, iip := range iips.Items {
+					if iip.Spec.VirtualMachineInterfaceReferences[0].Name == vmi.Name {
+						Expect(itf.IPs).To(ContainElement(HavePrefix(iip.Spec.InstanceIPAddress + "/")))
+					}
+				}
+			}
+		}
+
 		By("the CNI result lists every interface, and each IP points at its pod interface")
 		res := a.Result
 		for _, ip := range res.IPs {
@@ -46,6 +67,5 @@ var _ = Describe("Pods on the seed's vn1", func() {
 
 		By("the node reaches its pods on the pod network, as kubelet probes need")
 		Expect(ping(node1.NS, a.ip("eth0"))).To(Succeed())
-		_ = nadv1.NetworkStatusAnnot
 	})
 })
