@@ -79,6 +79,10 @@ vet: ## Run go vet in every module, with and without the workspace.
 test: manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo envtest suite.
 	@for m in $(MODULES); do echo "test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...); done
 
+.PHONY: lab-images
+lab-images: ## Build Kontrail's binaries and the lab's image tarballs (components, pause, busybox) into .lab/images, without Docker.
+	cd tests && go run ./cmd/kontrail-lab --repo .. --dir ../.lab --version $(VERSION) images
+
 .PHONY: demo
 demo: manifests envtest-assets ## Run Kontrail's API, webhooks and controller on a control plane built from source and show the seed's vn1 (WAIT=1 keeps it up).
 	cd tests && go run ./cmd/kontrail-demo --repo .. $(if $(WAIT),--wait)

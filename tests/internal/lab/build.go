@@ -1,0 +1,85 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Images the lab's nodes import. Component images carry the names the
+// operator renders (operator/cmd flags' defaults); the pause image is the
+// nodes' containerd sandbox image; busybox is what the seeds' pods run.
+const (
+	Registry     = "kontrail.io"
+	PauseImage   = "kontrail.io/pause:lab"
+	BusyboxImage = "docker.io/library/busybox:latest"
+)
+
+// component is a Go binary and the image that runs it.
+type component struct {
+	module, pkg, binary string
+}
+
+var components = []component{
+	{".", "./operator/cmd", "kontrail-operator"},
+	{"components/apiserver", "./cmd/apiserver", "kontrail-apiserver"},
+	{"components/controller", "./cmd/controller", "kontrail-controller"},
+	{"components/kubemanager", "./cmd/kubemanager", "kontrail-kubemanager"},
+	{"vrouter", "./cmd/agent", "kontrail-vrouter-agent"},
+	{"cni", "./cmd/contrail-k8s-cni", "contrail-k8s-cni"},
+	{"tests", "./cmd/kontrail-pause", "kontrail-pause"},
+}
+
+// BuildImages builds every binary statically into dir/bin and every image
+// tarball into dir/images, and returns the tarballs.
+func BuildImages(repo, dir, version string) ([]string, error) {
+	bin := filepath.Join(dir, "bin")
+	for _, c := range components {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(bin, c.binary), c.pkg)
+		cmd.Dir = filepath.Join(repo, c.module)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build %s: %v\n%s", c.pkg, err, out)
+		}
+	}
+	one := func(binary string) Image {
+		return Image{Ref: Registry + "/" + binary + ":" + version, Entrypoint: []string{"/" + binary},
+			Files: []File{{Path: "/" + binary, Source: filepath.Join(bin, binary)}}}
+	}
+	images := []Image{one("kontrail-operator"), one("kontrail-apiserver"), one("kontrail-controller"), one("kontrail-kubemanager")}
+	agent := one("kontrail-vrouter-agent")
+	// The agent installs the plugin it carries (its --cni-binary).
+	agent.Files = append(agent.Files, File{Path: "/contrail-k8s-cni", Source: filepath.Join(bin, "contrail-k8s-cni")})
+	images = append(images, agent, Image{Ref: PauseImage, Entrypoint: []string{"/pause"},
+		Files: []File{{Path: "/pause", Source: filepath.Join(bin, "kontrail-pause")}}})
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		return nil, fmt.Errorf("busybox not found: install Debian's busybox-static")
+	}
+	bb, err := Busybox(BusyboxImage, busybox)
+	if err != nil {
+		return nil, err
+	}
+	images = append(images, bb)
+	var tarballs []string
+	for _, img := range images {
+		out := filepath.Join(dir, "images", filepath.Base(imageFile(img.Ref)))
+		if err := Build(img, out); err != nil {
+			return nil, err
+		}
+		tarballs = append(tarballs, out)
+	}
+	return tarballs, nil
+}
+
+// imageFile names an image's tarball after its reference.
+func imageFile(ref string) string {
+	out := []byte(ref)
+	for i, c := range out {
+		if c == '/' || c == ':' {
+			out[i] = '_'
+		}
+	}
+	return string(out) + ".tar"
+}
