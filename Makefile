@@ -83,6 +83,10 @@ test: manifests generate fmt vet envtest-assets ## Run every module's unit tests
 lab-images: ## Build Kontrail's binaries and the lab's image tarballs (components, pause, busybox) into .lab/images, without Docker.
 	cd tests && go run ./cmd/kontrail-lab --repo .. --dir ../.lab --version $(VERSION) images
 
+.PHONY: lab-down
+lab-down: ## Stop the lab and remove its namespaces, links and state (images and binaries stay).
+	cd tests && go run ./cmd/kontrail-lab --repo .. --dir ../.lab down
+
 .PHONY: demo
 demo: manifests envtest-assets ## Run Kontrail's API, webhooks and controller on a control plane built from source and show the seed's vn1 (WAIT=1 keeps it up).
 	cd tests && go run ./cmd/kontrail-demo --repo .. $(if $(WAIT),--wait)

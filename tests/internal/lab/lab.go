@@ -1,0 +1,314 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Lab is the lab's layout on this machine. Its processes run detached
+// (they outlive kontrail-lab); their pids are in <Dir>/pids.
+type Lab struct {
+	// Name prefixes the lab's network namespaces and its bridge.
+	Name string
+	// Dir holds certificates, kubeconfigs, data, logs and pids.
+	Dir string
+	// K8sBin holds the Kubernetes binaries and etcd (make envtest-assets).
+	K8sBin string
+	// Subnet is the fabric's first three octets: the host is .254, the
+	// control plane .1.
+	Subnet string
+}
+
+// Addresses and ranges of the lab.
+const (
+	ServiceCIDR = "10.96.0.0/12"
+	APIPort     = 6443
+)
+
+func (l *Lab) cpNS() string            { return l.Name + "-cp" }
+func (l *Lab) bridge() string          { return l.Name + "0" }
+func (l *Lab) hostIP() string          { return l.Subnet + ".254" }
+func (l *Lab) cpIP() string            { return l.Subnet + ".1" }
+func (l *Lab) path(p ...string) string { return filepath.Join(append([]string{l.Dir}, p...)...) }
+
+// Kubeconfig is the admin kubeconfig for kubectl on the host.
+func (l *Lab) Kubeconfig() string { return l.path("kubeconfig") }
+
+// UpControlPlane makes the fabric and the control plane's namespace and
+// runs etcd, kube-apiserver, kube-controller-manager and kube-scheduler in
+// it, with certificates, service-account signing and RBAC.
+func (l *Lab) UpControlPlane(ctx context.Context) error {
+	for _, d := range []string{"logs", "pids", "etcd"} {
+		if err := os.MkdirAll(l.path(d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := l.fabric(); err != nil {
+		return fmt.Errorf("fabric: %w", err)
+	}
+	if err := l.certificates(); err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	pki := l.path("pki")
+	cert := func(n string) string { return filepath.Join(pki, n) }
+	if err := l.start("etcd", l.cpNS(), filepath.Join(l.K8sBin, "etcd"), "--data-dir", l.path("etcd"),
+		"--listen-client-urls", "http://127.0.0.1:2379", "--advertise-client-urls", "http://127.0.0.1:2379",
+		"--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+		"--initial-cluster", "default=http://127.0.0.1:2380", "--quota-backend-bytes", "4294967296"); err != nil {
+		return err
+	}
+	if err := l.start("kube-apiserver", l.cpNS(), filepath.Join(l.K8sBin, "kube-apiserver"),
+		"--etcd-servers", "http://127.0.0.1:2379", "--secure-port", strconv.Itoa(APIPort), "--bind-address", "0.0.0.0",
+		"--advertise-address", l.cpIP(), "--tls-cert-file", cert("apiserver.crt"), "--tls-private-key-file", cert("apiserver.key"),
+		"--client-ca-file", cert("ca.crt"), "--authorization-mode", "Node,RBAC", "--enable-admission-plugins", "NodeRestriction",
+		"--service-cluster-ip-range", ServiceCIDR, "--service-account-issuer", "https://kubernetes.default.svc",
+		"--service-account-key-file", cert("sa.pub"), "--service-account-signing-key-file", cert("sa.key"),
+		"--kubelet-client-certificate", cert("apiserver-kubelet-client.crt"), "--kubelet-client-key", cert("apiserver-kubelet-client.key"),
+		// kubectl exec/logs reach kubelets by node IP; webhooks by their
+		// Service's endpoints (there is no kube-proxy).
+		"--kubelet-preferred-address-types", "InternalIP", "--enable-aggregator-routing", "--allow-privileged"); err != nil {
+		return err
+	}
+	if err := l.waitReady(ctx); err != nil {
+		return err
+	}
+	if err := l.start("kube-controller-manager", l.cpNS(), filepath.Join(l.K8sBin, "kube-controller-manager"),
+		"--kubeconfig", l.path("kube-controller-manager.kubeconfig"),
+		"--authentication-kubeconfig", l.path("kube-controller-manager.kubeconfig"),
+		"--authorization-kubeconfig", l.path("kube-controller-manager.kubeconfig"),
+		"--use-service-account-credentials", "--service-account-private-key-file", cert("sa.key"), "--root-ca-file", cert("ca.crt"),
+		"--cluster-signing-cert-file", cert("ca.crt"), "--cluster-signing-key-file", cert("ca.key"),
+		"--leader-elect=false", "--bind-address", "127.0.0.1"); err != nil {
+		return err
+	}
+	return l.start("kube-scheduler", l.cpNS(), filepath.Join(l.K8sBin, "kube-scheduler"),
+		"--kubeconfig", l.path("kube-scheduler.kubeconfig"), "--authentication-kubeconfig", l.path("kube-scheduler.kubeconfig"),
+		"--authorization-kubeconfig", l.path("kube-scheduler.kubeconfig"), "--leader-elect=false", "--bind-address", "127.0.0.1")
+}
+
+// fabric makes the bridge on the host (with the host's address, so that
+// kubectl works from it) and the control plane's namespace on it.
+func (l *Lab) fabric() error {
+	cmds := [][]string{
+		{"link", "add", l.bridge(), "type", "bridge"},
+		{"addr", "add", l.hostIP() + "/24", "dev", l.bridge()},
+		{"link", "set", l.bridge(), "up"},
+	}
+	for _, c := range cmds {
+		if err := ip(c...); err != nil {
+			return err
+		}
+	}
+	return l.attach(l.cpNS(), l.cpIP())
+}
+
+// attach makes a network namespace joined to the fabric with addr on eth0.
+func (l *Lab) attach(ns, addr string) error {
+	host := "v" + ns
+	if len(host) > 15 {
+		host = host[:15]
+	}
+	for _, c := range [][]string{
+		{"netns", "add", ns},
+		{"link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns},
+		{"link", "set", host, "master", l.bridge()},
+		{"link", "set", host, "up"},
+		{"-n", ns, "addr", "add", addr + "/24", "dev", "eth0"},
+		{"-n", ns, "link", "set", "eth0", "up"},
+		{"-n", ns, "link", "set", "lo", "up"},
+		{"-n", ns, "route", "add", "default", "via", l.hostIP()},
+	} {
+		if err := ip(c...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ip(args ...string) error {
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// certificates issues the control plane's certificates and writes the
+// kubeconfigs of the admin and the control-plane components.
+func (l *Lab) certificates() error {
+	p, err := newPKI(l.path("pki"))
+	if err != nil {
+		return err
+	}
+	_, svc, _ := net.ParseCIDR(ServiceCIDR)
+	kubernetesIP := make(net.IP, 4)
+	copy(kubernetesIP, svc.IP.To4())
+	kubernetesIP[3]++
+	if err := p.issue("apiserver", "kube-apiserver", nil, []net.IP{net.ParseIP(l.cpIP()), kubernetesIP, net.ParseIP("127.0.0.1")},
+		[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"}); err != nil {
+		return err
+	}
+	for _, c := range []struct{ name, user, group string }{
+		{"admin", "kubernetes-admin", "system:masters"},
+		{"apiserver-kubelet-client", "kube-apiserver-kubelet-client", "system:masters"},
+		{"kube-controller-manager", "system:kube-controller-manager", ""},
+		{"kube-scheduler", "system:kube-scheduler", ""},
+	} {
+		var groups []string
+		if c.group != "" {
+			groups = []string{c.group}
+		}
+		if err := p.issue(c.name, c.user, groups, nil, nil); err != nil {
+			return err
+		}
+	}
+	if err := p.serviceAccountKey(); err != nil {
+		return err
+	}
+	if err := l.kubeconfig(l.Kubeconfig(), "admin"); err != nil {
+		return err
+	}
+	for _, c := range []string{"kube-controller-manager", "kube-scheduler"} {
+		if err := l.kubeconfig(l.path(c+".kubeconfig"), c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kubeconfig writes a kubeconfig for the certificate <cert> of the lab's PKI.
+func (l *Lab) kubeconfig(path, cert string) error {
+	pki := l.path("pki")
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["lab"] = &clientcmdapi.Cluster{Server: fmt.Sprintf("https://%s:%d", l.cpIP(), APIPort),
+		CertificateAuthority: filepath.Join(pki, "ca.crt")}
+	cfg.AuthInfos[cert] = &clientcmdapi.AuthInfo{ClientCertificate: filepath.Join(pki, cert+".crt"), ClientKey: filepath.Join(pki, cert+".key")}
+	cfg.Contexts["lab"] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: cert}
+	cfg.CurrentContext = "lab"
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// start runs a process detached in a network namespace (nsenter, not `ip
+// netns exec`, which remounts /sys and hides the cgroup mounts), logging to
+// logs/<name>.log, its pid in pids/<name>.pid.
+func (l *Lab) start(name, ns, binary string, args ...string) error {
+	logf, err := os.OpenFile(l.path("logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + ns, binary}, args...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := os.WriteFile(l.path("pids", name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		return err
+	}
+	return cmd.Process.Release()
+}
+
+// waitReady waits until the apiserver answers /readyz to the admin.
+func (l *Lab) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		out, err := exec.CommandContext(ctx, filepath.Join(l.K8sBin, "kubectl"), "--kubeconfig", l.Kubeconfig(), "get", "--raw", "/readyz").CombinedOutput()
+		if err == nil && strings.TrimSpace(string(out)) == "ok" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the apiserver is not ready (see %s): %s", l.path("logs", "kube-apiserver.log"), out)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Down stops every process of the lab and removes its namespaces, links
+// and state; binaries and images stay for the next `up`. It works after
+// a crashed `up` as well: each step ignores what is already gone.
+func (l *Lab) Down() error {
+	var errs []error
+	pidFiles, _ := filepath.Glob(l.path("pids", "*.pid"))
+	var pids []int
+	for _, f := range pidFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			pids = append(pids, pid)
+		}
+		_ = os.Remove(f)
+	}
+	stopAll(pids)
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], l.Name+"-") {
+			if err := ip("netns", "del", f[0]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if _, err := net.InterfaceByName(l.bridge()); err == nil {
+		if err := ip("link", "del", l.bridge()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range []string{"etcd", "pki", "logs", "pids"} {
+		if err := os.RemoveAll(l.path(d)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	_ = os.Remove(l.Kubeconfig())
+	kubeconfigs, _ := filepath.Glob(l.path("*.kubeconfig"))
+	for _, k := range kubeconfigs {
+		_ = os.Remove(k)
+	}
+	return errors.Join(errs...)
+}
+
+// stopAll ends processes: SIGTERM to all at once, SIGKILL to those left
+// after 5 s (a lab favours a quick down over a graceful one).
+func stopAll(pids []int) {
+	for _, pid := range pids {
+		if alive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if alive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// alive: the process exists and is not a zombie (a lab process started by
+// a still-running parent, a test, stays a zombie until that parent exits).
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces, the state follows the last ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
