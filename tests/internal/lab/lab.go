@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -254,7 +255,22 @@ func (l *Lab) Down() error {
 		}
 		_ = os.Remove(f)
 	}
+	// containerd's shims run detached and name the lab's directory; the
+	// pods' processes are in the nodes' cgroups.
+	pids = append(pids, l.processesUnderDir()...)
+	nodeCgroups := l.nodeCgroups()
+	for _, cg := range nodeCgroups {
+		pids = append(pids, cgroupProcs(cg)...)
+	}
 	stopAll(pids)
+	if err := l.unmountAll(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, cg := range nodeCgroups {
+		if err := removeCgroup(cg); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], l.Name+"-") {
@@ -268,7 +284,7 @@ func (l *Lab) Down() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, d := range []string{"etcd", "pki", "logs", "pids"} {
+	for _, d := range []string{"etcd", "pki", "logs", "pids", "nodes"} {
 		if err := os.RemoveAll(l.path(d)); err != nil {
 			errs = append(errs, err)
 		}
@@ -311,4 +327,78 @@ func alive(pid int) bool {
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+// processesUnderDir are the processes whose command line names the lab's
+// directory (containerd's shims).
+func (l *Lab) processesUnderDir() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	self := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(cmdline), l.Dir+"/") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// nodeCgroups are the lab's node cgroup roots (by name), found in the
+// cpu hierarchy.
+func (l *Lab) nodeCgroups() []string {
+	entries, _ := os.ReadDir("/sys/fs/cgroup/cpu")
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), l.Name+"-node-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// cgroupProcs lists every process in a node's cgroup tree.
+func cgroupProcs(name string) []int {
+	var pids []int
+	_ = filepath.WalkDir(filepath.Join("/sys/fs/cgroup/pids", name), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+			return nil
+		}
+		data, _ := os.ReadFile(p)
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return nil
+	})
+	return pids
+}
+
+// unmountAll detaches every mount under the lab's directory (containerd's
+// snapshots, kubelet's volumes), deepest first.
+func (l *Lab) unmountAll() error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == l.Dir || strings.HasPrefix(f[4], l.Dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	var errs []error
+	for _, p := range points {
+		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil && err != syscall.EINVAL && err != syscall.ENOENT {
+			errs = append(errs, fmt.Errorf("umount %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
 }

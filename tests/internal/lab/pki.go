@@ -106,3 +106,31 @@ func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n
 }
+
+// load reads ca.crt and ca.key back.
+func (p *pki) load() error {
+	certPEM, err := os.ReadFile(p.path("ca.crt"))
+	if err != nil {
+		return err
+	}
+	keyPEM, err := os.ReadFile(p.path("ca.key"))
+	if err != nil {
+		return err
+	}
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return fmt.Errorf("ca.crt is not PEM")
+	}
+	if p.ca, err = x509.ParseCertificate(block.Bytes); err != nil {
+		return err
+	}
+	k, err := keyutil.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return err
+	}
+	var ok bool
+	if p.key, ok = k.(*ecdsa.PrivateKey); !ok {
+		return fmt.Errorf("ca.key is not an ECDSA key")
+	}
+	return nil
+}

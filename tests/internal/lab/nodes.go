@@ -1,0 +1,224 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// NodeName names the lab's node i (1-based).
+func (l *Lab) NodeName(i int) string { return l.Name + "-node-" + strconv.Itoa(i) }
+
+func (l *Lab) nodeNS(i int) string { return l.Name + "-n" + strconv.Itoa(i) }
+
+// NodeIP is node i's fabric address.
+func (l *Lab) NodeIP(i int) string { return l.Subnet + "." + strconv.Itoa(10+i) }
+
+// node is where node i keeps its files.
+func (l *Lab) node(i int, p ...string) string {
+	return filepath.Join(append([]string{l.Dir, "nodes", l.NodeName(i)}, p...)...)
+}
+
+// CNIDirs are node i's CNI bin and conf dirs (nodes share one filesystem).
+func (l *Lab) CNIDirs(i int) (bin, conf string) {
+	return l.node(i, "cni", "bin"), l.node(i, "cni", "net.d")
+}
+
+// UpNodes brings up n nodes: each a network namespace on the fabric with
+// its own containerd (root, state, socket, CNI dirs) and kubelet (root
+// dir, cgroup root), the images imported, registered with the apiserver.
+func (l *Lab) UpNodes(ctx context.Context, n int, images []string) error {
+	pki, err := loadPKI(l.path("pki"))
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= n; i++ {
+		if err := l.upNode(ctx, pki, i, images); err != nil {
+			return fmt.Errorf("node %s: %w", l.NodeName(i), err)
+		}
+	}
+	return l.waitNodes(ctx, n)
+}
+
+func (l *Lab) upNode(ctx context.Context, p *pki, i int, images []string) error {
+	name := l.NodeName(i)
+	for _, d := range []string{"containerd/root", "containerd/state", "kubelet", "cni/bin", "cni/net.d", "pki"} {
+		if err := os.MkdirAll(l.node(i, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := l.attach(l.nodeNS(i), l.NodeIP(i)); err != nil {
+		return err
+	}
+	if err := makeCgroup(name); err != nil {
+		return err
+	}
+	if err := p.issue("node-"+name, "system:node:"+name, []string{"system:nodes"}, nil, nil); err != nil {
+		return err
+	}
+	if err := l.kubeconfig(l.node(i, "kubelet.kubeconfig"), "node-"+name); err != nil {
+		return err
+	}
+	sock := l.node(i, "containerd", "containerd.sock")
+	bin, conf := l.CNIDirs(i)
+	// containerd's CRI: this sandbox's processes lack CAP_SYS_RESOURCE, so
+	// without restrict_oom_score_adj every sandbox fails in runc init.
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+[grpc]
+  address = %q
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = %q
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = %q
+    conf_dir = %q
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+`, l.node(i, "containerd", "root"), l.node(i, "containerd", "state"), sock, PauseImage, bin, conf)
+	if err := os.WriteFile(l.node(i, "containerd", "config.toml"), []byte(config), 0o644); err != nil {
+		return err
+	}
+	if err := l.start(name+"-containerd", l.nodeNS(i), "containerd", "--config", l.node(i, "containerd", "config.toml")); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, 30*time.Second, func() bool { _, err := os.Stat(sock); return err == nil }); err != nil {
+		return fmt.Errorf("containerd did not start (see %s)", l.path("logs", name+"-containerd.log"))
+	}
+	for _, img := range images {
+		if out, err := exec.CommandContext(ctx, "ctr", "-a", sock, "-n", "k8s.io", "images", "import", img).CombinedOutput(); err != nil {
+			return fmt.Errorf("import %s: %v: %s", filepath.Base(img), err, out)
+		}
+	}
+	kubelet := map[string]any{
+		"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+		"address": l.NodeIP(i), "port": 10250, "readOnlyPort": 0,
+		"authentication": map[string]any{"x509": map[string]any{"clientCAFile": filepath.Join(l.path("pki"), "ca.crt")},
+			"webhook": map[string]any{"enabled": true}, "anonymous": map[string]any{"enabled": false}},
+		"authorization":                   map[string]any{"mode": "Webhook"},
+		"cgroupDriver":                    "cgroupfs",
+		"cgroupRoot":                      "/" + name,
+		"failCgroupV1":                    false,
+		"failSwapOn":                      false,
+		"localStorageCapacityIsolation":   false,
+		"containerRuntimeEndpoint":        "unix://" + sock,
+		"imageServiceEndpoint":            "unix://" + sock,
+		"resolvConf":                      "/etc/resolv.conf",
+		"enforceNodeAllocatable":          []string{"pods"},
+		"evictionHard":                    map[string]string{"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+		"imageGCHighThresholdPercent":     100,
+		"registerWithTaints":              []any{},
+		"serializeImagePulls":             false,
+		"makeIPTablesUtilChains":          false,
+		"protectKernelDefaults":           false,
+		"kubeletCgroups":                  "",
+		"shutdownGracePeriod":             "0s",
+		"shutdownGracePeriodCriticalPods": "0s",
+	}
+	data, err := yaml.Marshal(kubelet)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(l.node(i, "kubelet", "config.yaml"), data, 0o644); err != nil {
+		return err
+	}
+	return l.start(name+"-kubelet", l.nodeNS(i), filepath.Join(l.K8sBin, "kubelet"), "--config", l.node(i, "kubelet", "config.yaml"),
+		"--kubeconfig", l.node(i, "kubelet.kubeconfig"), "--root-dir", l.node(i, "kubelet"), "--cert-dir", l.node(i, "pki"),
+		"--node-ip", l.NodeIP(i), "--hostname-override", name)
+}
+
+// cgroupHierarchies are the mounted cgroup v1 hierarchies.
+func cgroupHierarchies() []string {
+	entries, _ := os.ReadDir("/sys/fs/cgroup")
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "unified" {
+			out = append(out, filepath.Join("/sys/fs/cgroup", e.Name()))
+		}
+	}
+	return out
+}
+
+// makeCgroup makes a node's cgroup root in every v1 hierarchy; a new
+// cpuset cgroup has no CPUs or memory nodes until given its parent's.
+func makeCgroup(name string) error {
+	for _, h := range cgroupHierarchies() {
+		dir := filepath.Join(h, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if filepath.Base(h) == "cpuset" {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				data, err := os.ReadFile(filepath.Join(h, f))
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+					return fmt.Errorf("%s: %w", filepath.Join(dir, f), err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// removeCgroup removes a node's cgroups, deepest first, in every hierarchy.
+func removeCgroup(name string) error {
+	var errs []string
+	for _, h := range cgroupHierarchies() {
+		root := filepath.Join(h, name)
+		var dirs []string
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		sort.Slice(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
+		for _, d := range dirs {
+			if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+				errs = append(errs, err.Error())
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("cgroups left: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// waitNodes waits until n nodes are registered.
+func (l *Lab) waitNodes(ctx context.Context, n int) error {
+	return waitFor(ctx, 2*time.Minute, func() bool {
+		out, err := exec.CommandContext(ctx, filepath.Join(l.K8sBin, "kubectl"), "--kubeconfig", l.Kubeconfig(), "get", "nodes", "-o", "name").Output()
+		return err == nil && strings.Count(string(out), "node/") >= n
+	})
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, done func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for !done() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// loadPKI reads the lab's CA back.
+func loadPKI(dir string) (*pki, error) {
+	p := &pki{dir: dir, path: func(n string) string { return filepath.Join(dir, n) }}
+	return p, p.load()
+}
