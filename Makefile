@@ -79,17 +79,36 @@ vet: ## Run go vet in every module, with and without the workspace.
 test: manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo envtest suite.
 	@for m in $(MODULES); do echo "test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...); done
 
-.PHONY: lab-images
-lab-images: ## Build Kontrail's binaries and the lab's image tarballs (components, pause, busybox) into .lab/images, without Docker.
-	cd tests && go run ./cmd/kontrail-lab --repo .. --dir ../.lab --version $(VERSION) images
+# The lab (docs/lab.md): NODES nodes; INSTALL=default installs the
+# operator from config/default, INSTALL=bundle from bundle/manifests as
+# OLM's install strategy does.
+NODES ?= 2
+INSTALL ?= default
+LAB = $(LOCALBIN)/kontrail-lab --repo . --dir .lab --version $(VERSION)
 
-.PHONY: lab-down
-lab-down: ## Stop the lab and remove its namespaces, links and state (images and binaries stay).
-	cd tests && go run ./cmd/kontrail-lab --repo .. --dir ../.lab down
+.PHONY: kontrail-lab
+kontrail-lab: ## Build bin/kontrail-lab, the lab's command (images, up, demo, status, down).
+	cd tests && go build -o $(LOCALBIN)/kontrail-lab ./cmd/kontrail-lab
 
 .PHONY: demo
-demo: manifests envtest-assets ## Run Kontrail's API, webhooks and controller on a control plane built from source and show the seed's vn1 (WAIT=1 keeps it up).
-	cd tests && go run ./cmd/kontrail-demo --repo .. $(if $(WAIT),--wait)
+demo: manifests envtest-assets kontrail-lab ## (root) Bring the lab up with Kontrail installed by its operator, and show the seed's vn1 pods on two nodes: interfaces and a ping. The lab stays up.
+	$(LAB) demo --nodes $(NODES) --install $(INSTALL)
+
+.PHONY: lab
+lab: manifests envtest-assets kontrail-lab ## (root) Bring the lab up (NODES=2) with Kontrail installed (INSTALL=default|bundle|none) and nothing else.
+	$(LAB) up --nodes $(NODES) --install $(INSTALL)
+
+.PHONY: lab-status
+lab-status: kontrail-lab ## Show the lab's nodes, Kontrail's resources and every pod.
+	$(LAB) status
+
+.PHONY: lab-images
+lab-images: kontrail-lab ## Build Kontrail's binaries and the lab's image tarballs (components, pause, busybox) into .lab/images, without Docker.
+	$(LAB) images
+
+.PHONY: lab-down
+lab-down: kontrail-lab ## (root) Stop the lab and remove its processes, namespaces, links, cgroups and state (images and binaries stay).
+	$(LAB) down
 
 .PHONY: bundle
 bundle: manifests ## Render the OLM bundle (bundle/, bundle.Dockerfile) from config/manifests with hack/bundle.

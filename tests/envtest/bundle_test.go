@@ -119,7 +119,7 @@ var _ = Describe("Operator bundle", func() {
 // everything the operator made gone.
 func samplesLifecycle(systemNS, contrailNS string) {
 	GinkgoHelper()
-	podSecurityNamespace(systemNS, "restricted")
+	podSecurityNamespace(systemNS, "privileged")
 	podSecurityNamespace(contrailNS, "privileged")
 	vr := applySample("dataplane_v1alpha1_vrouter.yaml", contrailNS, &dataplanev1alpha1.Vrouter{})
 	km := applySample("configplane_v1alpha1_kubemanager.yaml", contrailNS, &configplanev1alpha1.Kubemanager{})

@@ -184,7 +184,7 @@ var _ = Describe("Operator", func() {
 	})
 
 	It("brings the four samples up in order, serves the apiserver's webhooks with a certificate it issued, and removes everything on deletion", func() {
-		podSecurityNamespace("op-system", "restricted")
+		podSecurityNamespace("op-system", "privileged")
 		podSecurityNamespace("op-contrail", "privileged")
 		vr := applySample("dataplane_v1alpha1_vrouter.yaml", "op-contrail", &dataplanev1alpha1.Vrouter{})
 		km := applySample("configplane_v1alpha1_kubemanager.yaml", "op-contrail", &configplanev1alpha1.Kubemanager{})
@@ -206,6 +206,9 @@ var _ = Describe("Operator", func() {
 		Expect(pod.Volumes).To(ContainElement(HaveField("Secret.SecretName", api.Name+"-webhook-cert")))
 		Expect(pod.Containers[0].Args).To(ContainElements("--webhook-port=9443", "--cert-dir=/var/run/kontrail/serving-certs"))
 		Expect(*pod.SecurityContext.RunAsNonRoot).To(BeTrue())
+		Expect(pod.HostNetwork).To(BeTrue(), "the control plane cannot wait for the pod network it makes")
+		Expect(pod.Tolerations).To(ContainElement(HaveField("Key", "node.kubernetes.io/not-ready")))
+		Expect(pod.Containers[0].Args).To(ContainElements("--metrics-bind-address=:8180", "--health-probe-bind-address=:8181"))
 
 		serving := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.Name + "-webhook-cert"}}
 		Eventually(gone(serving)).Should(BeFalse())
@@ -253,18 +256,29 @@ var _ = Describe("Operator", func() {
 		Expect(*agent.SecurityContext.Privileged).To(BeTrue())
 		Expect(agent.Image).To(Equal(testImages.VrouterAgent))
 		Expect(agent.Args).To(ContainElements("--cni-bin-dir=/opt/cni/bin", "--cni-conf-dir=/etc/cni/net.d", "--vxlan-port=4789",
-			"--install-cni=true", "--cni-cluster-name=contrail-k8s-kubemanager-mk", "--metrics-bind-address=:9091"))
+			"--install-cni=true", "--cni-cluster-name=contrail-k8s-kubemanager-mk", "--metrics-bind-address=:9091",
+			"--cni-version=1.0.0", "--state-dir=/var/run/kontrail/vrouter"))
+		Expect(agent.VolumeMounts).To(ContainElement(HaveField("MountPath", "/var/run/kontrail/vrouter")))
 		Expect(agent.Env).To(ContainElement(HaveField("ValueFrom.FieldRef.FieldPath", "spec.nodeName")))
 		Expect(agent.VolumeMounts).To(ContainElement(HaveField("MountPath", "/opt/cni/bin")))
 		Expect(available(vr)()).To(Equal("False RollingOut"))
 		markDaemonSetReady(ds)
 		Eventually(available(vr)).Should(Equal("True Available"))
 
-		By("Pod Security admission lets the control plane's pods into a restricted namespace, the agent's only into a privileged one")
+		By("Pod Security admission: the control plane's pods need only the host network beyond restricted; the agent's need privilege")
 		podSecurityNamespace("op-restricted", "restricted")
 		for _, d := range []*appsv1.Deployment{apiDep, ctlDep, kmDep, manifestDeployment("manager", "manager.yaml")} {
-			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-restricted", GenerateName: d.Name + "-"}, Spec: d.Spec.Template.Spec}
-			Expect(k8sClient.Create(ctx, p)).To(Succeed(), "the pod of %s passes restricted", d.Name)
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-restricted", GenerateName: d.Name + "-"}, Spec: *d.Spec.Template.Spec.DeepCopy()}
+			Expect(k8sClient.Create(ctx, p)).To(MatchError(ContainSubstring("host namespaces (hostNetwork=true)")), d.Name)
+			// The same pod without the host network and its ports passes restricted.
+			p.Spec.HostNetwork = false
+			for i := range p.Spec.Containers[0].Ports {
+				p.Spec.Containers[0].Ports[i].HostPort = 0
+			}
+			Expect(k8sClient.Create(ctx, p)).To(Succeed(), "the pod of %s passes restricted but for the host network", d.Name)
+			deletePod(p)
+			p = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-system", GenerateName: d.Name + "-"}, Spec: d.Spec.Template.Spec}
+			Expect(k8sClient.Create(ctx, p)).To(Succeed(), "the pod of %s is admitted into a privileged namespace", d.Name)
 			deletePod(p)
 		}
 		agentPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-restricted", GenerateName: "agent-"}, Spec: ds.Spec.Template.Spec}
@@ -305,12 +319,25 @@ var _ = Describe("Operator", func() {
 		podSecurityNamespace("op-bad", "restricted")
 		podSecurityNamespace("op-bad-2", "privileged")
 
-		By("a Vrouter in a namespace whose Pod Security level forbids privileged pods")
+		By("a Vrouter and a Controller in a namespace whose Pod Security level forbids the host network")
 		vr := &dataplanev1alpha1.Vrouter{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "vrouter"}}
 		Expect(k8sClient.Create(ctx, vr)).To(Succeed())
 		DeferCleanup(func() { deleteAndWait(vr) })
-		Eventually(conditionOf(vr, commonv1alpha1.ConditionDegraded)).Should(Equal("True NamespaceNotPrivileged"))
-		Expect(meta.FindStatusCondition(vr.Status.Conditions, commonv1alpha1.ConditionDegraded).Message).To(ContainSubstring("pod-security.kubernetes.io/enforce=privileged"))
+		ctl := &configplanev1alpha1.Controller{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "controller"}}
+		Expect(k8sClient.Create(ctx, ctl)).To(Succeed())
+		DeferCleanup(func() { deleteAndWait(ctl) })
+		for _, o := range []commonv1alpha1.Component{vr, ctl} {
+			Eventually(conditionOf(o, commonv1alpha1.ConditionDegraded)).Should(Equal("True NamespaceNotPrivileged"))
+			Expect(meta.FindStatusCondition(o.GetComponentStatus().Conditions, commonv1alpha1.ConditionDegraded).Message).To(
+				ContainSubstring("pod-security.kubernetes.io/enforce=privileged"))
+		}
+		Expect(gone(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "controller"}})()).To(BeTrue())
+
+		By("once the namespace allows it, the Controller goes on to wait for an ApiServer")
+		Expect(update(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "op-bad"}}, func(ns *corev1.Namespace) {
+			ns.Labels["pod-security.kubernetes.io/enforce"] = "privileged"
+		})).To(Succeed())
+		Eventually(available(ctl)).Should(Equal("False WaitingForApiServer"))
 
 		By("a second Kubemanager")
 		first := &configplanev1alpha1.Kubemanager{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad-2", Name: "first"},
@@ -318,25 +345,25 @@ var _ = Describe("Operator", func() {
 		Expect(k8sClient.Create(ctx, first)).To(Succeed())
 		DeferCleanup(func() { deleteAndWait(first) })
 		Eventually(available(first)).Should(Equal("False WaitingForApiServer"))
-		second := &configplanev1alpha1.Kubemanager{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "second"},
+		second := &configplanev1alpha1.Kubemanager{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad-2", Name: "second"},
 			Spec: configplanev1alpha1.KubemanagerSpec{ClusterName: "c", PodV4Subnet: "10.244.0.0/16"}}
 		Expect(k8sClient.Create(ctx, second)).To(Succeed())
 		DeferCleanup(func() { deleteAndWait(second) })
 		Eventually(conditionOf(second, commonv1alpha1.ConditionDegraded)).Should(Equal("True DuplicateKubemanager"))
 		Expect(meta.FindStatusCondition(second.Status.Conditions, commonv1alpha1.ConditionDegraded).Message).To(ContainSubstring("op-bad-2/first"))
-		Expect(gone(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "second"}})()).To(BeTrue())
+		Expect(gone(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad-2", Name: "second"}})()).To(BeTrue())
 
 		By("an image that cannot be pulled")
-		api := &configplanev1alpha1.ApiServer{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "api"},
+		api := &configplanev1alpha1.ApiServer{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad-2", Name: "api"},
 			Spec: configplanev1alpha1.ApiServerSpec{ComponentSpec: commonv1alpha1.ComponentSpec{Common: commonv1alpha1.Common{
 				Containers: []commonv1alpha1.Container{{Name: "contrail-k8s-apiserver", Image: "nowhere.invalid/apiserver:none"}}}}}}
 		Expect(k8sClient.Create(ctx, api)).To(Succeed())
 		DeferCleanup(func() { deleteAndWait(api) })
-		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "api"}}
+		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad-2", Name: "api"}}
 		Eventually(gone(dep)).Should(BeFalse())
 		Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal("nowhere.invalid/apiserver:none"))
 		// The pod as the ReplicaSet controller makes it and the kubelet reports it.
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad", Name: "api-7d9f-x", Labels: dep.Spec.Template.Labels},
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-bad-2", Name: "api-7d9f-x", Labels: dep.Spec.Template.Labels},
 			Spec: dep.Spec.Template.Spec}
 		Expect(k8sClient.Create(ctx, p)).To(Succeed())
 		DeferCleanup(func() { deletePod(p) })

@@ -34,6 +34,12 @@ type Config struct {
 	StateDir string
 	// CNIBinary is the plugin the agent installs (it ships in the agent's image).
 	CNIBinary string
+	// CNILoopbackBinary is the reference loopback plugin, installed when the
+	// node has none: containerd's CRI brings up every sandbox's lo with it.
+	CNILoopbackBinary string
+	// CNIVersion is the conflist's cniVersion, which the runtime's libcni
+	// must support: containerd 1.6 and 1.7 stop at 1.0.0; 1.1.0 adds STATUS and GC.
+	CNIVersion string
 	// PodNetwork is the cluster's default pod network (namespace/name),
 	// whose gateway the node holds so that it reaches its pods; empty
 	// derives it from CNIClusterName as kubemanager names it.
@@ -67,6 +73,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CNIMTU, "cni-mtu", 0, "MTU of the pods' interfaces; 0 derives it from the fabric interface's.")
 	fs.StringVar(&c.StateDir, "state-dir", "/var/run/kontrail/vrouter", "Directory of the agent's state (a subdirectory per node).")
 	fs.StringVar(&c.CNIBinary, "cni-binary", "/contrail-k8s-cni", "The CNI plugin binary to install.")
+	fs.StringVar(&c.CNILoopbackBinary, "cni-loopback-binary", "/loopback", "The loopback plugin to install when the CNI bin dir has none; empty installs none.")
+	fs.StringVar(&c.CNIVersion, "cni-version", "1.0.0", "cniVersion of the conflist: 1.0.0 for containerd 1.6/1.7, 1.1.0 adds STATUS and GC.")
 	fs.StringVar(&c.PodNetwork, "pod-network", "", "The default pod network as namespace/name (default <cni-cluster-name>-contrail/default-podnetwork).")
 	fs.IntVar(&c.IdleNetworkSeconds, "idle-network-seconds", 120, "Seconds a network's devices stay on the node after its last pod left.")
 	fs.IntVar(&c.ResyncSeconds, "resync-seconds", 30, "Seconds between reconciles of the dataplane when nothing changes.")

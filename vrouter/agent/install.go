@@ -25,6 +25,9 @@ func (a *Agent) installCNI() error {
 	if err := os.Chown(dst, 0, 0); err != nil {
 		return fmt.Errorf("failed to make %s root-owned: %w", dst, err)
 	}
+	if err := a.installLoopback(); err != nil {
+		return err
+	}
 	data, err := json.MarshalIndent(a.conflist(), "", "  ")
 	if err != nil {
 		return err
@@ -42,5 +45,27 @@ func (a *Agent) conflist() map[string]any {
 	if a.cfg.CNIClusterName != "" {
 		plugin["clusterName"] = a.cfg.CNIClusterName
 	}
-	return map[string]any{"cniVersion": "1.1.0", "name": "kontrail", "plugins": []any{plugin}}
+	return map[string]any{"cniVersion": a.cfg.CNIVersion, "name": "kontrail", "plugins": []any{plugin}}
+}
+
+// installLoopback installs the reference loopback plugin when the node has
+// none (a distribution's CNI plugins package usually provides it, and it is
+// theirs to update): containerd's CRI plugs every sandbox's lo with it and
+// fails the sandbox without it.
+func (a *Agent) installLoopback() error {
+	if a.cfg.CNILoopbackBinary == "" {
+		return nil
+	}
+	dst := filepath.Join(a.cfg.CNIBinDir, "loopback")
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	bin, err := os.ReadFile(a.cfg.CNILoopbackBinary)
+	if err != nil {
+		return fmt.Errorf("failed to read the loopback plugin %s: %w", a.cfg.CNILoopbackBinary, err)
+	}
+	if err := writeAtomic(dst, bin, 0o755); err != nil {
+		return fmt.Errorf("failed to install the loopback plugin into %s: %w", dst, err)
+	}
+	return os.Chown(dst, 0, 0)
 }

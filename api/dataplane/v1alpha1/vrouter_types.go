@@ -53,6 +53,13 @@ type CNI struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=9216
 	MTU int32 `json:"mtu,omitempty"`
+	// CNIVersion is the conflist's cniVersion; the container runtime's
+	// libcni must support it: containerd 1.6 and 1.7 stop at 1.0.0, and
+	// 1.1.0 (containerd 2) adds STATUS and GC.
+	// +optional
+	// +kubebuilder:default="1.0.0"
+	// +kubebuilder:validation:Enum="1.0.0";"1.1.0"
+	CNIVersion string `json:"cniVersion,omitempty"`
 	// VifType is the kind of pod interface; Kontrail plugs veth pairs.
 	// +optional
 	// +kubebuilder:default=veth

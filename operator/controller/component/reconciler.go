@@ -37,6 +37,9 @@ const (
 	ReasonAvailable  = "Available"
 	ReasonPaused     = "Paused"
 	ReasonNoProblem  = "NoProblem"
+	// ReasonNamespaceNotPrivileged: the namespace's Pod Security level
+	// forbids the component's pods (host network, and privilege for the agent).
+	ReasonNamespaceNotPrivileged = "NamespaceNotPrivileged"
 	// ReasonPodsFailing: a pod of the workload cannot start (an image that
 	// cannot be pulled, a crash loop, a rollout past its deadline).
 	ReasonPodsFailing = "PodsFailing"
@@ -109,6 +112,16 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if obj.GetComponentSpec().Pause {
 		SetCondition(status, gen, commonv1alpha1.ConditionProgressing, metav1.ConditionFalse, ReasonPaused,
 			"spec.pause is set: the workload is left as it is")
+		return ctrl.Result{}, r.patchStatus(ctx, obj, before)
+	}
+	// Every component runs in the host network (Kontrail is the network
+	// its own pods would otherwise wait for): a namespace whose Pod
+	// Security level forbids that would never get a pod.
+	if blocked, err := privilegedNamespace(ctx, r.Client, obj.GetNamespace()); err != nil || blocked != nil {
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		setBlocked(status, gen, blocked)
 		return ctrl.Result{}, r.patchStatus(ctx, obj, before)
 	}
 	if r.Prerequisite != nil {
@@ -386,7 +399,7 @@ func (r *Reconciler[T]) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.GetLabels()[LabelApp]}}}
 	}))
-	for _, w := range r.Watches {
+	for _, w := range append([]client.Object{&corev1.Namespace{}}, r.Watches...) {
 		b = b.Watches(w, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []ctrl.Request {
 			return r.all(ctx)
 		}))
@@ -410,4 +423,24 @@ func (r *Reconciler[T]) all(ctx context.Context) []ctrl.Request {
 		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&o)})
 	}
 	return reqs
+}
+
+// LabelPodSecurityEnforce is Pod Security admission's enforce label.
+const LabelPodSecurityEnforce = "pod-security.kubernetes.io/enforce"
+
+// privilegedNamespace refuses a namespace whose Pod Security level would
+// reject the component's pods: the workload would never get a pod, and
+// the reason would only show in its ReplicaSet's or DaemonSet's events.
+func privilegedNamespace(ctx context.Context, c client.Client, name string) (*Blocked, error) {
+	var ns corev1.Namespace
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
+		return nil, fmt.Errorf("failed to get namespace %s: %w", name, err)
+	}
+	level, set := ns.Labels[LabelPodSecurityEnforce]
+	if !set || level == "privileged" {
+		return nil, nil
+	}
+	return &Blocked{Reason: ReasonNamespaceNotPrivileged, Degraded: true,
+		Message: fmt.Sprintf("namespace %s enforces Pod Security level %q, and Kontrail's components run in the host network (the vrouter agent privileged): run them in a namespace labelled %s=privileged",
+			name, level, LabelPodSecurityEnforce)}, nil
 }

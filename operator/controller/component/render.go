@@ -40,7 +40,8 @@ type Workload struct {
 	Env           []corev1.EnvVar
 	Volumes       []corev1.Volume
 	Mounts        []corev1.VolumeMount
-	// MetricsPort and HealthPort the binary listens on (8080 and 8081 when 0).
+	// MetricsPort and HealthPort the binary listens on. Every component
+	// runs in the host network, so each has its own (see docs/security.md).
 	MetricsPort, HealthPort int32
 	// DaemonSet runs the component on every node, in the host network,
 	// privileged, updated at most MaxUnavailable at a time.
@@ -70,23 +71,16 @@ func ClusterScopedName(owner metav1.Object) string {
 	return "kontrail-" + owner.GetNamespace() + "-" + owner.GetName()
 }
 
-func (w *Workload) ports() (metrics, health int32) {
-	metrics, health = w.MetricsPort, w.HealthPort
-	if metrics == 0 {
-		metrics = 8080
-	}
-	if health == 0 {
-		health = 8081
-	}
-	return metrics, health
-}
-
-// podTemplate renders the pod: restricted pod security for Deployments,
-// privileged in the host network for DaemonSets; spec.common applied.
+// podTemplate renders the pod, in the host network: Kontrail is the
+// cluster's pod network, so its own pods cannot wait for it (nodes are
+// NotReady until the agent installs the CNI, and the agent needs the
+// control plane). Deployments' containers are otherwise as restricted as
+// Pod Security's restricted level asks; the DaemonSet's are privileged.
+// spec.common is applied last.
 func (w *Workload) podTemplate() corev1.PodTemplateSpec {
 	spec := w.Owner.GetComponentSpec()
 	common := spec.Common
-	metrics, health := w.ports()
+	metrics, health := w.MetricsPort, w.HealthPort
 	args := []string{"--health-probe-bind-address=:" + strconv.Itoa(int(health)), "--metrics-bind-address=:" + strconv.Itoa(int(metrics)),
 		"--zap-log-level=" + zapLevel(spec.LogLevel)}
 	if w.LeaderElection {
@@ -104,8 +98,11 @@ func (w *Workload) podTemplate() corev1.PodTemplateSpec {
 			w.ExtraPorts...),
 		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(health)}},
 			InitialDelaySeconds: 15, PeriodSeconds: 20},
+		// Readiness gates the next component's rollout (the Controller waits
+		// for an Available ApiServer, the Vrouter for the Controller): probe
+		// early and often; a failed readiness probe costs nothing.
 		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(health)}},
-			InitialDelaySeconds: 5, PeriodSeconds: 10},
+			PeriodSeconds: 2},
 		SecurityContext: restrictedContainer(),
 	}
 	pod := corev1.PodSpec{
@@ -117,19 +114,26 @@ func (w *Workload) podTemplate() corev1.PodTemplateSpec {
 		Volumes:            w.Volumes,
 		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true),
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		HostNetwork: true,
+		DNSPolicy:   corev1.DNSClusterFirstWithHostNet,
+	}
+	if len(pod.Tolerations) == 0 {
+		// Nodes are not Ready until the agent installs the CNI.
+		pod.Tolerations = []corev1.Toleration{{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists}}
+	}
+	if pod.PriorityClassName == "" {
+		pod.PriorityClassName = "system-cluster-critical"
 	}
 	if w.DaemonSet {
-		// The agent programs the node's network and installs the CNI plugin:
-		// it needs the host network, root and privilege, and must run on
-		// nodes that are not Ready yet (they wait for the CNI it installs).
-		container.SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
+		// The agent programs the node's network and installs the CNI
+		// plugin: it needs root and privilege, and runs on every node.
+		// Root whatever user its image names (distroless images name nonroot).
+		container.SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true), RunAsUser: ptr.To(int64(0))}
 		pod.SecurityContext = nil
-		pod.HostNetwork = true
-		pod.DNSPolicy = corev1.DNSClusterFirstWithHostNet
-		if len(pod.Tolerations) == 0 {
+		if len(common.Tolerations) == 0 {
 			pod.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 		}
-		if pod.PriorityClassName == "" {
+		if common.PriorityClassName == "" {
 			pod.PriorityClassName = "system-node-critical"
 		}
 	}

@@ -13,6 +13,15 @@ import (
 	"github.com/kontrail/kontrail/operator/controller/component"
 )
 
+// Metrics ports of the components (health is the next port): they share
+// each node's network with the operator (8080, 8081) and the vrouter agent
+// (its restPort, 9091 and 9092), so each has its own.
+const (
+	ApiServerMetricsPort   = 8180
+	ControllerMetricsPort  = 8280
+	KubemanagerMetricsPort = 8380
+)
+
 // KubemanagerContainer is the name of kubemanager's container, as CN2's.
 const KubemanagerContainer = "contrail-k8s-kubemanager"
 
@@ -46,6 +55,7 @@ func kubemanagerWorkload(km *configplanev1alpha1.Kubemanager, image string) *com
 	s := km.Spec
 	return &component.Workload{Owner: km, Name: km.Name, Component: "kubemanager", ContainerName: KubemanagerContainer,
 		Binary: "kontrail-kubemanager", Image: image, Env: kubemanagerEnv(km), LeaderElection: true,
+		MetricsPort: KubemanagerMetricsPort, HealthPort: KubemanagerMetricsPort + 1,
 		Args: []string{"--workers=" + strconv.Itoa(int(s.Workers)), "--kube-api-qps=" + strconv.Itoa(int(s.ClientQPS)),
 			"--kube-api-burst=" + strconv.Itoa(int(s.ClientBurst))}}
 }
@@ -55,6 +65,7 @@ func controllerWorkload(c *configplanev1alpha1.Controller, image string, as int6
 	s := c.Spec
 	return &component.Workload{Owner: c, Name: c.Name, Component: "controller", ContainerName: "contrail-k8s-controller",
 		Binary: "kontrail-controller", Image: image, LeaderElection: true,
+		MetricsPort: ControllerMetricsPort, HealthPort: ControllerMetricsPort + 1,
 		Args: []string{"--workers=" + strconv.Itoa(int(s.Workers)), "--kube-api-qps=" + strconv.Itoa(int(s.ClientQPS)),
 			"--kube-api-burst=" + strconv.Itoa(int(s.ClientBurst)), "--autonomous-system=" + strconv.FormatInt(as, 10)}}
 }
@@ -66,7 +77,7 @@ const certDir = "/var/run/kontrail/serving-certs"
 // certificate the operator issues.
 func apiServerWorkload(a *configplanev1alpha1.ApiServer, image string) *component.Workload {
 	return &component.Workload{Owner: a, Name: a.Name, Component: "apiserver", ContainerName: "contrail-k8s-apiserver",
-		Binary: "kontrail-apiserver", Image: image,
+		Binary: "kontrail-apiserver", Image: image, MetricsPort: ApiServerMetricsPort, HealthPort: ApiServerMetricsPort + 1,
 		Args:       []string{"--webhook-port=" + strconv.Itoa(int(a.Spec.ListenerPort)), "--cert-dir=" + certDir},
 		ExtraPorts: []corev1.ContainerPort{{Name: "webhook", ContainerPort: a.Spec.ListenerPort}},
 		Volumes: []corev1.Volume{{Name: "serving-cert", VolumeSource: corev1.VolumeSource{

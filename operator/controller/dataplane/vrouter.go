@@ -24,22 +24,20 @@ import (
 // AgentContainer is the name of the agent's container, as CN2's.
 const AgentContainer = "contrail-vrouter-agent"
 
+// StateDir is the node's directory of the agent's state (the agent's
+// --state-dir default): under /var/run, so a reboot, which takes the pods'
+// interfaces away, takes it too.
+const StateDir = "/var/run/kontrail/vrouter"
+
 // Reasons of the Vrouter's conditions.
 const (
 	ReasonWaitingForController = "WaitingForController"
-	// ReasonNamespaceNotPrivileged: the namespace's Pod Security level
-	// forbids the agent's privileged pods.
-	ReasonNamespaceNotPrivileged = "NamespaceNotPrivileged"
 )
-
-// LabelPodSecurityEnforce is Pod Security admission's enforce label.
-const LabelPodSecurityEnforce = "pod-security.kubernetes.io/enforce"
 
 // +kubebuilder:rbac:groups=dataplane.juniper.net,resources=vrouters,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=dataplane.juniper.net,resources=vrouters/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=dataplane.juniper.net,resources=vrouters/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // SetupWithManager registers the Vrouter reconciler.
 func SetupWithManager(mgr manager.Manager, image, version string) error {
@@ -50,17 +48,14 @@ func SetupWithManager(mgr manager.Manager, image, version string) error {
 	}
 	return (&component.Reconciler[*dataplanev1alpha1.Vrouter]{Client: c, Kind: "Vrouter", Version: version,
 		NewObject: func() *dataplanev1alpha1.Vrouter { return &dataplanev1alpha1.Vrouter{} },
-		Prerequisite: func(ctx context.Context, v *dataplanev1alpha1.Vrouter) (*component.Blocked, error) {
-			if b, err := privilegedNamespace(ctx, c, v.Namespace); b != nil || err != nil {
-				return b, err
-			}
+		Prerequisite: func(ctx context.Context, _ *dataplanev1alpha1.Vrouter) (*component.Blocked, error) {
 			return waitForController(ctx, c)
 		},
 		Render: func(_ context.Context, v *dataplanev1alpha1.Vrouter) (*component.Workload, error) {
 			return agentWorkload(v, image), nil
 		},
 		Rules:   rules,
-		Watches: []client.Object{&configplanev1alpha1.Controller{}, &corev1.Namespace{}},
+		Watches: []client.Object{&configplanev1alpha1.Controller{}},
 	}).SetupWithManager(mgr)
 }
 
@@ -87,33 +82,23 @@ func agentWorkload(v *dataplanev1alpha1.Vrouter, image string) *component.Worklo
 			"--cni-conf-dir=" + s.CNI.ConfigPath,
 			"--cni-cluster-name=" + s.CNI.ClusterName,
 			"--cni-mtu=" + strconv.Itoa(int(s.CNI.MTU)),
+			"--cni-version=" + s.CNI.CNIVersion,
+			"--state-dir=" + StateDir,
 		}}
+	dirOrCreate := ptr.To(corev1.HostPathDirectoryOrCreate)
+	// The ports the agent plumbed outlive its container (an upgrade, a
+	// crash): it keeps them on the node, in a directory per node.
+	w.Volumes = []corev1.Volume{{Name: "state", VolumeSource: corev1.VolumeSource{
+		HostPath: &corev1.HostPathVolumeSource{Path: StateDir, Type: dirOrCreate}}}}
+	w.Mounts = []corev1.VolumeMount{{Name: "state", MountPath: StateDir}}
 	if install {
-		dirOrCreate := ptr.To(corev1.HostPathDirectoryOrCreate)
-		w.Volumes = []corev1.Volume{
-			{Name: "cni-bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: s.CNI.BinPath, Type: dirOrCreate}}},
-			{Name: "cni-conf", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: s.CNI.ConfigPath, Type: dirOrCreate}}},
-		}
-		w.Mounts = []corev1.VolumeMount{{Name: "cni-bin", MountPath: s.CNI.BinPath}, {Name: "cni-conf", MountPath: s.CNI.ConfigPath}}
+		w.Volumes = append(w.Volumes,
+			corev1.Volume{Name: "cni-bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: s.CNI.BinPath, Type: dirOrCreate}}},
+			corev1.Volume{Name: "cni-conf", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: s.CNI.ConfigPath, Type: dirOrCreate}}})
+		w.Mounts = append(w.Mounts, corev1.VolumeMount{Name: "cni-bin", MountPath: s.CNI.BinPath},
+			corev1.VolumeMount{Name: "cni-conf", MountPath: s.CNI.ConfigPath})
 	}
 	return w
-}
-
-// privilegedNamespace refuses a namespace whose Pod Security level would
-// reject the agent's privileged pods: the DaemonSet would never get a pod,
-// and the reason would only show in its events.
-func privilegedNamespace(ctx context.Context, c client.Client, name string) (*component.Blocked, error) {
-	var ns corev1.Namespace
-	if err := c.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
-		return nil, fmt.Errorf("failed to get namespace %s: %w", name, err)
-	}
-	level, set := ns.Labels[LabelPodSecurityEnforce]
-	if !set || level == "privileged" {
-		return nil, nil
-	}
-	return &component.Blocked{Reason: ReasonNamespaceNotPrivileged, Degraded: true,
-		Message: fmt.Sprintf("namespace %s enforces Pod Security level %q, and the vrouter agent runs privileged pods: run it in a namespace labelled %s=privileged",
-			name, level, LabelPodSecurityEnforce)}, nil
 }
 
 // waitForController holds the agents back until a Controller is Available.

@@ -28,6 +28,9 @@ var components = []component{
 	{"components/kubemanager", "./cmd/kubemanager", "kontrail-kubemanager"},
 	{"vrouter", "./cmd/agent", "kontrail-vrouter-agent"},
 	{"cni", "./cmd/contrail-k8s-cni", "contrail-k8s-cni"},
+	// containerd's CRI plugs each sandbox's lo with the reference loopback
+	// plugin; the agent installs it on nodes that have none.
+	{"cni", "github.com/containernetworking/plugins/plugins/main/loopback", "loopback"},
 	{"tests", "./cmd/kontrail-pause", "kontrail-pause"},
 }
 
@@ -43,14 +46,19 @@ func BuildImages(repo, dir, version string) ([]string, error) {
 			return nil, fmt.Errorf("go build %s: %v\n%s", c.pkg, err, out)
 		}
 	}
+	// Components run as distroless' nonroot user, as build/Dockerfile's
+	// images do (their pods ask runAsNonRoot); the agent as root.
 	one := func(binary string) Image {
-		return Image{Ref: Registry + "/" + binary + ":" + version, Entrypoint: []string{"/" + binary},
+		return Image{Ref: Registry + "/" + binary + ":" + version, Entrypoint: []string{"/" + binary}, User: "65532:65532",
 			Files: []File{{Path: "/" + binary, Source: filepath.Join(bin, binary)}}}
 	}
 	images := []Image{one("kontrail-operator"), one("kontrail-apiserver"), one("kontrail-controller"), one("kontrail-kubemanager")}
 	agent := one("kontrail-vrouter-agent")
-	// The agent installs the plugin it carries (its --cni-binary).
-	agent.Files = append(agent.Files, File{Path: "/contrail-k8s-cni", Source: filepath.Join(bin, "contrail-k8s-cni")})
+	agent.User = ""
+	// The agent installs the plugin it carries (its --cni-binary), and
+	// loopback where the node has none (its --cni-loopback-binary).
+	agent.Files = append(agent.Files, File{Path: "/contrail-k8s-cni", Source: filepath.Join(bin, "contrail-k8s-cni")},
+		File{Path: "/loopback", Source: filepath.Join(bin, "loopback")})
 	images = append(images, agent, Image{Ref: PauseImage, Entrypoint: []string{"/pause"},
 		Files: []File{{Path: "/pause", Source: filepath.Join(bin, "kontrail-pause")}}})
 	busybox, err := exec.LookPath("busybox")

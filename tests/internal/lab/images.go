@@ -38,6 +38,8 @@ type Image struct {
 	Files      []File
 	Entrypoint []string
 	Cmd        []string
+	// User the image runs as ("uid:gid"); empty is root.
+	User string
 }
 
 // epoch is every file's time: the same inputs give the same image digest.
@@ -69,7 +71,7 @@ func Build(img Image, out string) error {
 	cfg = cfg.DeepCopy()
 	cfg.Architecture, cfg.OS = "amd64", "linux"
 	cfg.Created = v1.Time{Time: epoch}
-	cfg.Config.Entrypoint, cfg.Config.Cmd = img.Entrypoint, img.Cmd
+	cfg.Config.Entrypoint, cfg.Config.Cmd, cfg.Config.User = img.Entrypoint, img.Cmd, img.User
 	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	if image, err = mutate.ConfigFile(image, cfg); err != nil {
 		return err

@@ -32,11 +32,23 @@ type Lab struct {
 	Subnet string
 }
 
-// Addresses and ranges of the lab.
+// Addresses and ranges of the lab. There is no kube-proxy: the
+// apiserver listens on the `kubernetes` Service's port, and that
+// Service's address is on the control plane's lo, routed from every node,
+// so that in-cluster clients in host-network pods (Kontrail's own) reach it.
 const (
 	ServiceCIDR = "10.96.0.0/12"
-	APIPort     = 6443
+	APIPort     = 443
 )
+
+// kubernetesServiceIP is the `kubernetes` Service's address: the range's first.
+func kubernetesServiceIP() net.IP {
+	_, svc, _ := net.ParseCIDR(ServiceCIDR)
+	ip := make(net.IP, 4)
+	copy(ip, svc.IP.To4())
+	ip[3]++
+	return ip
+}
 
 func (l *Lab) cpNS() string            { return l.Name + "-cp" }
 func (l *Lab) bridge() string          { return l.Name + "0" }
@@ -112,7 +124,10 @@ func (l *Lab) fabric() error {
 			return err
 		}
 	}
-	return l.attach(l.cpNS(), l.cpIP())
+	if err := l.attach(l.cpNS(), l.cpIP()); err != nil {
+		return err
+	}
+	return ip("-n", l.cpNS(), "addr", "add", kubernetesServiceIP().String()+"/32", "dev", "lo")
 }
 
 // attach makes a network namespace joined to the fabric with addr on eth0.
@@ -152,11 +167,7 @@ func (l *Lab) certificates() error {
 	if err != nil {
 		return err
 	}
-	_, svc, _ := net.ParseCIDR(ServiceCIDR)
-	kubernetesIP := make(net.IP, 4)
-	copy(kubernetesIP, svc.IP.To4())
-	kubernetesIP[3]++
-	if err := p.issue("apiserver", "kube-apiserver", nil, []net.IP{net.ParseIP(l.cpIP()), kubernetesIP, net.ParseIP("127.0.0.1")},
+	if err := p.issue("apiserver", "kube-apiserver", nil, []net.IP{net.ParseIP(l.cpIP()), kubernetesServiceIP(), net.ParseIP("127.0.0.1")},
 		[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost"}); err != nil {
 		return err
 	}
@@ -262,6 +273,10 @@ func (l *Lab) Down() error {
 	for _, cg := range nodeCgroups {
 		pids = append(pids, cgroupProcs(cg)...)
 	}
+	// containerd names its pods' network namespaces cni-<id> under
+	// /var/run/netns, as any other containerd would: the lab's are those
+	// its pods' processes are in (found before they are stopped).
+	sandboxNetns := netnsOf(pids)
 	stopAll(pids)
 	if err := l.unmountAll(); err != nil {
 		errs = append(errs, err)
@@ -273,18 +288,43 @@ func (l *Lab) Down() error {
 	}
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], l.Name+"-") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if strings.HasPrefix(f[0], l.Name+"-") || sandboxNetns[netnsInode("/var/run/netns/"+f[0])] {
 			if err := ip("netns", "del", f[0]); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
+	// kubelet links every container's log into /var/log/containers.
+	if links, err := os.ReadDir(containerLogLinks); err == nil {
+		for _, e := range links {
+			link := filepath.Join(containerLogLinks, e.Name())
+			if target, err := os.Readlink(link); err == nil && strings.HasPrefix(target, l.Dir+"/") {
+				_ = os.Remove(link)
+			}
+		}
+	}
+	_ = os.Remove(containerLogLinks) // when empty: kubelet made it
+	// The vrouter agents' state: a directory per node (AgentStateDir).
+	states, _ := filepath.Glob(filepath.Join(AgentStateDir, l.Name+"-node-*"))
+	for _, d := range states {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Its parents too when nothing else is in them (the DaemonSet's
+	// hostPath made them).
+	_ = os.Remove(AgentStateDir)
+	_ = os.Remove(filepath.Dir(AgentStateDir))
 	if _, err := net.InterfaceByName(l.bridge()); err == nil {
 		if err := ip("link", "del", l.bridge()); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, d := range []string{"etcd", "pki", "logs", "pids", "nodes"} {
+	for _, d := range []string{"etcd", "pki", "logs", "pids", "nodes", "cni", "install"} {
 		if err := os.RemoveAll(l.path(d)); err != nil {
 			errs = append(errs, err)
 		}
@@ -295,6 +335,30 @@ func (l *Lab) Down() error {
 		_ = os.Remove(k)
 	}
 	return errors.Join(errs...)
+}
+
+// containerLogLinks is where kubelet links containers' logs (not configurable).
+const containerLogLinks = "/var/log/containers"
+
+// netnsOf is the set of network namespaces (by inode) processes are in.
+func netnsOf(pids []int) map[uint64]bool {
+	out := map[uint64]bool{}
+	for _, pid := range pids {
+		if ino := netnsInode("/proc/" + strconv.Itoa(pid) + "/ns/net"); ino != 0 {
+			out[ino] = true
+		}
+	}
+	return out
+}
+
+// netnsInode is the inode of the network namespace at path (a process's
+// ns/net, or a namespace's bind mount), 0 if none.
+func netnsInode(path string) uint64 {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0
+	}
+	return st.Ino
 }
 
 // stopAll ends processes: SIGTERM to all at once, SIGKILL to those left

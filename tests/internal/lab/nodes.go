@@ -27,9 +27,12 @@ func (l *Lab) node(i int, p ...string) string {
 	return filepath.Join(append([]string{l.Dir, "nodes", l.NodeName(i)}, p...)...)
 }
 
-// CNIDirs are node i's CNI bin and conf dirs (nodes share one filesystem).
-func (l *Lab) CNIDirs(i int) (bin, conf string) {
-	return l.node(i, "cni", "bin"), l.node(i, "cni", "net.d")
+// CNIDirs are the nodes' CNI bin and conf dirs. One pair for every node:
+// the vrouter agent's DaemonSet mounts the same host paths on each node,
+// and what it writes there (the plugin, a conflist naming an abstract
+// socket that each node's network namespace scopes) is the same for all.
+func (l *Lab) CNIDirs() (bin, conf string) {
+	return l.path("cni", "bin"), l.path("cni", "net.d")
 }
 
 // UpNodes brings up n nodes: each a network namespace on the fabric with
@@ -50,12 +53,17 @@ func (l *Lab) UpNodes(ctx context.Context, n int, images []string) error {
 
 func (l *Lab) upNode(ctx context.Context, p *pki, i int, images []string) error {
 	name := l.NodeName(i)
-	for _, d := range []string{"containerd/root", "containerd/state", "kubelet", "cni/bin", "cni/net.d", "pki"} {
-		if err := os.MkdirAll(l.node(i, d), 0o755); err != nil {
+	bin, conf := l.CNIDirs()
+	for _, d := range []string{l.node(i, "containerd/root"), l.node(i, "containerd/state"), l.node(i, "kubelet"), l.node(i, "pki"), bin, conf} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
 	if err := l.attach(l.nodeNS(i), l.NodeIP(i)); err != nil {
+		return err
+	}
+	// The `kubernetes` Service's address is the control plane's (see APIPort).
+	if err := ip("-n", l.nodeNS(i), "route", "add", ServiceCIDR, "via", l.cpIP()); err != nil {
 		return err
 	}
 	if err := makeCgroup(name); err != nil {
@@ -68,7 +76,6 @@ func (l *Lab) upNode(ctx context.Context, p *pki, i int, images []string) error 
 		return err
 	}
 	sock := l.node(i, "containerd", "containerd.sock")
-	bin, conf := l.CNIDirs(i)
 	// containerd's CRI: this sandbox's processes lack CAP_SYS_RESOURCE, so
 	// without restrict_oom_score_adj every sandbox fails in runc init.
 	config := fmt.Sprintf(`version = 2
@@ -104,15 +111,19 @@ state = %q
 		"address": l.NodeIP(i), "port": 10250, "readOnlyPort": 0,
 		"authentication": map[string]any{"x509": map[string]any{"clientCAFile": filepath.Join(l.path("pki"), "ca.crt")},
 			"webhook": map[string]any{"enabled": true}, "anonymous": map[string]any{"enabled": false}},
-		"authorization":                   map[string]any{"mode": "Webhook"},
-		"cgroupDriver":                    "cgroupfs",
-		"cgroupRoot":                      "/" + name,
-		"failCgroupV1":                    false,
-		"failSwapOn":                      false,
-		"localStorageCapacityIsolation":   false,
-		"containerRuntimeEndpoint":        "unix://" + sock,
-		"imageServiceEndpoint":            "unix://" + sock,
-		"resolvConf":                      "/etc/resolv.conf",
+		"authorization":                 map[string]any{"mode": "Webhook"},
+		"cgroupDriver":                  "cgroupfs",
+		"cgroupRoot":                    "/" + name,
+		"failCgroupV1":                  false,
+		"failSwapOn":                    false,
+		"localStorageCapacityIsolation": false,
+		"containerRuntimeEndpoint":      "unix://" + sock,
+		"imageServiceEndpoint":          "unix://" + sock,
+		"resolvConf":                    "/etc/resolv.conf",
+		// Not /var/log/pods: nodes share the filesystem, and down removes
+		// what is under the lab's directory. (kubelet's /var/log/containers
+		// links are not configurable: down removes those into it.)
+		"podLogsDir":                      l.node(i, "pod-logs"),
 		"enforceNodeAllocatable":          []string{"pods"},
 		"evictionHard":                    map[string]string{"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
 		"imageGCHighThresholdPercent":     100,

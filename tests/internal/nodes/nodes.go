@@ -197,7 +197,10 @@ func (n *Node) StartAgent(o AgentOptions) error {
 	}
 	args := append([]string{"--net=" + n.NS.Path(), o.Binary, "--node-name=" + n.Name,
 		"--state-dir=" + filepath.Join(n.Dir, "state"), "--cni-bin-dir=" + n.BinDir, "--cni-conf-dir=" + n.ConfDir,
-		"--cni-binary=" + o.Plugin, "--cni-cluster-name=" + o.ClusterName, "--metrics-bind-address=0",
+		"--cni-binary=" + o.Plugin, "--cni-cluster-name=" + o.ClusterName,
+		// libcni v1.3 (as containerd 2) speaks 1.1.0: STATUS and GC are
+		// tested; no loopback plugin (libcni does not plug lo).
+		"--cni-version=1.1.0", "--cni-loopback-binary=", "--metrics-bind-address=0",
 		"--health-probe-bind-address=0", "--resync-seconds=2", "--zap-devel"}, o.Extra...)
 	cmd := exec.Command("nsenter", args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
