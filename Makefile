@@ -26,7 +26,7 @@ IMG ?= $(REGISTRY)/kontrail-operator:$(VERSION)
 # Go test flags for every module; GO_TEST_FLAGS=-v for more output. -count=1:
 # the suites read files outside their module (CRDs, PROJECT), which the test
 # cache does not track.
-GO_TEST_FLAGS ?= -count=1
+GO_TEST_FLAGS ?= -count=1 -timeout=30m
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
@@ -76,7 +76,7 @@ vet: ## Run go vet in every module, with and without the workspace.
 	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
 
 .PHONY: test
-test: manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo envtest suite.
+test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo suites: envtest, and as root the dataplane and the lab.
 	@for m in $(MODULES); do echo "test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...); done
 
 # The lab (docs/lab.md): NODES nodes; INSTALL=default installs the
@@ -86,16 +86,20 @@ NODES ?= 2
 INSTALL ?= default
 LAB = $(LOCALBIN)/kontrail-lab --repo . --dir .lab --version $(VERSION)
 
+.PHONY: lab-deps
+lab-deps: ## Install the Debian packages the lab needs (containerd, runc, busybox-static, iproute2), when missing.
+	hack/install-deps.sh
+
 .PHONY: kontrail-lab
 kontrail-lab: ## Build bin/kontrail-lab, the lab's command (images, up, demo, status, down).
 	cd tests && go build -o $(LOCALBIN)/kontrail-lab ./cmd/kontrail-lab
 
 .PHONY: demo
-demo: manifests envtest-assets kontrail-lab ## (root) Bring the lab up with Kontrail installed by its operator, and show the seed's vn1 pods on two nodes: interfaces and a ping. The lab stays up.
+demo: lab-deps manifests envtest-assets kontrail-lab ## (root) Bring the lab up with Kontrail installed by its operator, and show the seed's vn1 pods on two nodes: interfaces and a ping. The lab stays up.
 	$(LAB) demo --nodes $(NODES) --install $(INSTALL)
 
 .PHONY: lab
-lab: manifests envtest-assets kontrail-lab ## (root) Bring the lab up (NODES=2) with Kontrail installed (INSTALL=default|bundle|none) and nothing else.
+lab: lab-deps manifests envtest-assets kontrail-lab ## (root) Bring the lab up (NODES=2) with Kontrail installed (INSTALL=default|bundle|none) and nothing else.
 	$(LAB) up --nodes $(NODES) --install $(INSTALL)
 
 .PHONY: lab-status

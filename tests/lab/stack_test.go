@@ -40,6 +40,7 @@ var _ = Describe("The lab", func() {
 				l.K8sBin = d
 			}
 			_ = l.Down()
+			netnsBefore := netnsNames()
 			DeferCleanup(func() {
 				if CurrentSpecReport().Failed() {
 					dumpLogs(dir)
@@ -101,13 +102,26 @@ var _ = Describe("The lab", func() {
 
 			By("down leaves no process, namespace, link, cgroup, mount or state of the lab")
 			Expect(l.Down()).To(Succeed())
-			expectNothingLeft(dir, "klabs")
+			expectNothingLeft(dir, "klabs", netnsBefore)
 		}, SpecTimeout(10*time.Minute))
 	}
 })
 
-// expectNothingLeft checks that a lab named name in dir left nothing.
-func expectNothingLeft(dir, name string) {
+// netnsNames are the named network namespaces.
+func netnsNames() map[string]bool {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	names := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			names[f[0]] = true
+		}
+	}
+	return names
+}
+
+// expectNothingLeft checks that a lab named name in dir left nothing;
+// before are the network namespaces there were before it came up.
+func expectNothingLeft(dir, name string, before map[string]bool) {
 	GinkgoHelper()
 	for _, h := range []string{"cpu", "memory", "pids", "cpuset"} {
 		entries, _ := filepath.Glob("/sys/fs/cgroup/" + h + "/" + name + "-*")
@@ -117,9 +131,12 @@ func expectNothingLeft(dir, name string) {
 	Expect(string(mounts)).NotTo(ContainSubstring(dir), "mounts left")
 	ps, _ := exec.Command("pgrep", "-f", dir).Output()
 	Expect(strings.TrimSpace(string(ps))).To(BeEmpty(), "processes left")
-	netns, _ := exec.Command("ip", "netns", "list").Output()
-	Expect(string(netns)).NotTo(ContainSubstring(name+"-"), "network namespaces left")
-	Expect(string(netns)).NotTo(ContainSubstring("cni-"), "pods' network namespaces left")
+	for ns := range netnsNames() {
+		Expect(ns).NotTo(HavePrefix(name+"-"), "the lab's network namespaces left")
+		if !before[ns] {
+			Expect(ns).NotTo(HavePrefix("cni-"), "containerd's pod network namespaces left")
+		}
+	}
 	links, _ := exec.Command("ip", "-o", "link", "show").Output()
 	Expect(string(links)).NotTo(ContainSubstring(name+"0"), "the fabric bridge is left")
 	states, _ := filepath.Glob(filepath.Join(lab.AgentStateDir, name+"-node-*"))
