@@ -107,7 +107,7 @@ lab-status: kontrail-lab ## Show the lab's nodes, Kontrail's resources and every
 	$(LAB) status
 
 .PHONY: lab-images
-lab-images: kontrail-lab ## Build Kontrail's binaries and the lab's image tarballs (components, pause, busybox) into .lab/images, without Docker.
+lab-images: kontrail-lab ## Build Kontrail's binaries and the lab's image tarballs into .lab/images without Docker, and import them into the nodes of a running lab.
 	$(LAB) images
 
 .PHONY: lab-down

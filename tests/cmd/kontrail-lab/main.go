@@ -19,7 +19,8 @@ import (
 const usage = `Usage: kontrail-lab [--repo DIR] [--dir DIR] [--version V] COMMAND [flags]
 
 Commands:
-  images   build Kontrail's binaries, the pause and busybox images as image tarballs into <dir>/images
+  images   build Kontrail's binaries, the pause and busybox images as image tarballs into <dir>/images,
+           and import them into the nodes of a lab that is up
   up       [--nodes N] [--install default|bundle|none]
            bring up the control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)
            in the network namespace klab-cp on the bridge klab0 (10.99.0.0/24) and N nodes
@@ -80,8 +81,15 @@ func run(command, repo, dir, version string, nodes int, install string) error {
 	switch command {
 	case "images":
 		tarballs, err := lab.BuildImages(repo, dir, version)
+		if err != nil {
+			return err
+		}
 		for _, t := range tarballs {
 			fmt.Println(t)
+		}
+		n, err := l.ReimportImages(ctx, tarballs)
+		if n > 0 {
+			fmt.Printf("imported into the %d nodes that are up: delete a component's pods to run its new image\n", n)
 		}
 		return err
 	case "up", "demo":

@@ -101,10 +101,8 @@ state = %q
 	if err := waitFor(ctx, 30*time.Second, func() bool { _, err := os.Stat(sock); return err == nil }); err != nil {
 		return fmt.Errorf("containerd did not start (see %s)", l.path("logs", name+"-containerd.log"))
 	}
-	for _, img := range images {
-		if out, err := exec.CommandContext(ctx, "ctr", "-a", sock, "-n", "k8s.io", "images", "import", img).CombinedOutput(); err != nil {
-			return fmt.Errorf("import %s: %v: %s", filepath.Base(img), err, out)
-		}
+	if err := importImages(ctx, sock, images); err != nil {
+		return err
 	}
 	kubelet := map[string]any{
 		"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
@@ -145,6 +143,30 @@ state = %q
 	return l.start(name+"-kubelet", l.nodeNS(i), filepath.Join(l.K8sBin, "kubelet"), "--config", l.node(i, "kubelet", "config.yaml"),
 		"--kubeconfig", l.node(i, "kubelet.kubeconfig"), "--root-dir", l.node(i, "kubelet"), "--cert-dir", l.node(i, "pki"),
 		"--node-ip", l.NodeIP(i), "--hostname-override", name)
+}
+
+// importImages imports image tarballs into a node's containerd.
+func importImages(ctx context.Context, sock string, images []string) error {
+	for _, img := range images {
+		if out, err := exec.CommandContext(ctx, "ctr", "-a", sock, "-n", "k8s.io", "images", "import", img).CombinedOutput(); err != nil {
+			return fmt.Errorf("import %s: %v: %s", filepath.Base(img), err, out)
+		}
+	}
+	return nil
+}
+
+// ReimportImages imports image tarballs into the containerd of every node
+// that is up (`kontrail-lab images` on a running lab): pods started after
+// it (a rollout, a deleted pod) run the new images.
+func (l *Lab) ReimportImages(ctx context.Context, images []string) (nodes int, err error) {
+	socks, _ := filepath.Glob(filepath.Join(l.Dir, "nodes", "*", "containerd", "containerd.sock"))
+	for _, sock := range socks {
+		if err := importImages(ctx, sock, images); err != nil {
+			return nodes, fmt.Errorf("node %s: %w", filepath.Base(filepath.Dir(filepath.Dir(sock))), err)
+		}
+		nodes++
+	}
+	return nodes, nil
 }
 
 // cgroupHierarchies are the mounted cgroup v1 hierarchies.
