@@ -22,6 +22,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	"github.com/kontrail/kontrail/components/controller/controllers"
 	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
 	"github.com/kontrail/kontrail/tests/internal/nodes"
@@ -98,6 +99,12 @@ var _ = BeforeSuite(func() {
 		_, err := n.WaitForConflist(wait)
 		cancelWait()
 		Expect(err).NotTo(HaveOccurred())
+		// The agent reports its node's dataplane in its VirtualRouter's STATE.
+		Eventually(func() corev1alpha1.State {
+			vr := &corev1alpha1.VirtualRouter{}
+			Expect(client.IgnoreNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: n.Name}, vr))).To(Succeed())
+			return vr.Status.State
+		}).Should(Equal(corev1alpha1.StateSuccess), n.Name)
 	}
 })
 

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -256,7 +257,7 @@ func (a *Agent) reconcile(ctx context.Context) (dataplane.State, error) {
 	t2 := time.Now()
 	err := errors.Join(append(problems, dataplane.Reconcile(state))...)
 	t3 := time.Now()
-	if perr := a.publish(ctx, ports); perr != nil {
+	if perr := a.publish(ctx, ports, err); perr != nil {
 		err = errors.Join(err, perr)
 	}
 	log.FromContext(ctx).V(1).Info("reconciled", "lock", t0.Sub(start).Seconds(), "forget", t1.Sub(t0).Seconds(), "desired", t2.Sub(t1).Seconds(),
@@ -392,7 +393,17 @@ func (a *Agent) gateways(ctx context.Context, vn *corev1alpha1.VirtualNetwork) [
 }
 
 // publish writes the node's endpoints into its VirtualRouter's status.
-func (a *Agent) publish(ctx context.Context, ports []agentapi.Port) error {
+// The VirtualRouter's Ready condition, which the agent owns: its STATE
+// column says whether the node's dataplane is programmed.
+const (
+	conditionReady          = "Ready"
+	reasonProgrammed        = "Programmed"
+	reasonProgrammingFailed = "ProgrammingFailed"
+)
+
+// publish writes the node's endpoints and the outcome of the last
+// programming (programErr) into its VirtualRouter's status.
+func (a *Agent) publish(ctx context.Context, ports []agentapi.Port, programErr error) error {
 	endpoints := make([]corev1alpha1.Endpoint, 0, len(ports))
 	for _, p := range ports {
 		endpoints = append(endpoints, corev1alpha1.Endpoint{Network: p.Network, VirtualMachineInterface: p.VMI, MAC: p.MAC, IPs: p.IPs})
@@ -404,13 +415,25 @@ func (a *Agent) publish(ctx context.Context, ports []agentapi.Port) error {
 		}
 		return err
 	}
-	if equality.Semantic.DeepEqual(vr.Status.Endpoints, endpoints) || len(vr.Status.Endpoints) == 0 && len(endpoints) == 0 {
+	before := vr.DeepCopy()
+	if !(len(vr.Status.Endpoints) == 0 && len(endpoints) == 0) {
+		vr.Status.Endpoints = endpoints
+	}
+	state, condition, reason, observation := corev1alpha1.StateSuccess, metav1.ConditionTrue, reasonProgrammed, ""
+	message := "the node's dataplane is programmed for its pods"
+	if programErr != nil {
+		state, condition, reason = corev1alpha1.StateFailure, metav1.ConditionFalse, reasonProgrammingFailed
+		observation = programErr.Error()
+		message = observation
+	}
+	vr.Status.State, vr.Status.Observation, vr.Status.ObservedGeneration = state, observation, vr.Generation
+	meta.SetStatusCondition(&vr.Status.Conditions, metav1.Condition{Type: conditionReady, Status: condition, Reason: reason,
+		Message: message, ObservedGeneration: vr.Generation})
+	if equality.Semantic.DeepEqual(before.Status, vr.Status) {
 		return nil
 	}
-	before := vr.DeepCopy()
-	vr.Status.Endpoints = endpoints
 	if err := a.client.Status().Patch(ctx, vr, client.MergeFrom(before)); err != nil {
-		return fmt.Errorf("failed to publish the endpoints of VirtualRouter %s: %w", vr.Name, err)
+		return fmt.Errorf("failed to publish the status of VirtualRouter %s: %w", vr.Name, err)
 	}
 	return nil
 }

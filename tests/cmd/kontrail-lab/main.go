@@ -88,6 +88,12 @@ func run(command, repo, dir, version string, nodes int, install string) error {
 			fmt.Println(t)
 		}
 		n, err := l.ReimportImages(ctx, tarballs)
+		if err != nil {
+			return err
+		}
+		if err := l.RestartRegistry(ctx); err != nil {
+			return err
+		}
 		if n > 0 {
 			fmt.Printf("imported into the %d nodes that are up: delete a component's pods to run its new image\n", n)
 		}

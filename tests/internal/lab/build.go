@@ -14,6 +14,9 @@ const (
 	Registry     = "kontrail.io"
 	PauseImage   = "kontrail.io/pause:lab"
 	BusyboxImage = "docker.io/library/busybox:latest"
+	// The images of seeds 004 and 003, built as busybox (with a bash).
+	ToolboxImage = "gcr.io/google-containers/toolbox:latest"
+	UbuntuImage  = "docker.io/library/ubuntu-upstart:latest"
 )
 
 // component is a Go binary and the image that runs it.
@@ -32,6 +35,8 @@ var components = []component{
 	// plugin; the agent installs it on nodes that have none.
 	{"cni", "github.com/containernetworking/plugins/plugins/main/loopback", "loopback"},
 	{"tests", "./cmd/kontrail-pause", "kontrail-pause"},
+	{"tests", "./cmd/kontrail-bash", "kontrail-bash"},
+	{"tests", "./cmd/kontrail-registry", "kontrail-registry"},
 }
 
 // BuildImages builds every binary statically into dir/bin and every image
@@ -69,7 +74,17 @@ func BuildImages(repo, dir, version string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	bb.Files = append(bb.Files, File{Path: "/bin/bash", Source: filepath.Join(bin, "kontrail-bash")})
 	images = append(images, bb)
+	// The seeds' other workload images, as busybox with their names: a
+	// seed's YAML applies as its user typed it.
+	toolbox := bb
+	toolbox.Ref = ToolboxImage
+	ubuntu := bb
+	ubuntu.Ref = UbuntuImage
+	// ubuntu-upstart's own command is its init, which runs until stopped.
+	ubuntu.Cmd = []string{"/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 3600 & wait; done"}
+	images = append(images, toolbox, ubuntu)
 	var tarballs []string
 	for _, img := range images {
 		out := filepath.Join(dir, "images", filepath.Base(imageFile(img.Ref)))

@@ -43,6 +43,9 @@ func (l *Lab) UpNodes(ctx context.Context, n int, images []string) error {
 	if err != nil {
 		return err
 	}
+	if err := l.startRegistry(ctx); err != nil {
+		return err
+	}
 	for i := 1; i <= n; i++ {
 		if err := l.upNode(ctx, pki, i, images); err != nil {
 			return fmt.Errorf("node %s: %w", l.NodeName(i), err)
@@ -91,7 +94,13 @@ state = %q
     conf_dir = %q
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
-`, l.node(i, "containerd", "root"), l.node(i, "containerd", "state"), sock, PauseImage, bin, conf)
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
+    endpoint = [%[7]q]
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."gcr.io"]
+    endpoint = [%[7]q]
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."kontrail.io"]
+    endpoint = [%[7]q]
+`, l.node(i, "containerd", "root"), l.node(i, "containerd", "state"), sock, PauseImage, bin, conf, l.registryURL())
 	if err := os.WriteFile(l.node(i, "containerd", "config.toml"), []byte(config), 0o644); err != nil {
 		return err
 	}
@@ -143,6 +152,41 @@ state = %q
 	return l.start(name+"-kubelet", l.nodeNS(i), filepath.Join(l.K8sBin, "kubelet"), "--config", l.node(i, "kubelet", "config.yaml"),
 		"--kubeconfig", l.node(i, "kubelet.kubeconfig"), "--root-dir", l.node(i, "kubelet"), "--cert-dir", l.node(i, "pki"),
 		"--node-ip", l.NodeIP(i), "--hostname-override", name)
+}
+
+// RegistryPort is the lab registry's port on the control plane's address.
+const RegistryPort = 5000
+
+func (l *Lab) registryURL() string { return fmt.Sprintf("http://%s:%d", l.cpIP(), RegistryPort) }
+
+// startRegistry runs the lab's registry (kontrail-registry) in the control
+// plane's namespace, serving the image tarballs, and waits until it serves
+// them all: every node's containerd uses it as the mirror of docker.io,
+// gcr.io and kontrail.io, so that images pulled Always (an implicit
+// :latest) are pulled from it.
+func (l *Lab) startRegistry(ctx context.Context) error {
+	ready := l.path("pids", "registry.ready")
+	_ = os.Remove(ready)
+	if err := l.start("registry", l.cpNS(), l.path("bin", "kontrail-registry"), "--listen", fmt.Sprintf(":%d", RegistryPort),
+		"--images", l.path("images"), "--ready-file", ready); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, time.Minute, func() bool { _, err := os.Stat(ready); return err == nil }); err != nil {
+		return fmt.Errorf("the registry did not start (see %s)", l.path("logs", "registry.log"))
+	}
+	return nil
+}
+
+// RestartRegistry serves the current image tarballs (after `images`).
+func (l *Lab) RestartRegistry(ctx context.Context) error {
+	data, err := os.ReadFile(l.path("pids", "registry.pid"))
+	if err != nil {
+		return nil // no lab up
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+		stopAll([]int{pid})
+	}
+	return l.startRegistry(ctx)
 }
 
 // importImages imports image tarballs into a node's containerd.

@@ -1,0 +1,185 @@
+// Package e2e replays the seeds — the users' own kubectl sessions — on a
+// lab brought up once for the suite (tests/internal/lab: a control plane
+// and two containerd/kubelet nodes, Kontrail installed by its operator).
+// Needs root. E2E_INSTALL=bundle installs from the OLM bundle instead of
+// config/default. docs/e2e.md maps each seed step to its spec.
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/kontrail/kontrail/tests/internal/lab"
+)
+
+var (
+	theLab  *lab.Lab
+	repo    string
+	labDir  string
+	kubectl string
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(90 * time.Second)
+	SetDefaultEventuallyPollingInterval(500 * time.Millisecond)
+	RunSpecs(t, "E2E")
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	if os.Geteuid() != 0 {
+		Skip("needs root: the lab makes network namespaces, cgroups and runs containerd")
+	}
+	for _, bin := range []string{"containerd", "runc", "ctr", "busybox", "nsenter"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			Skip(bin + " not installed (Debian's containerd, runc, busybox-static; hack/install-deps.sh installs them)")
+		}
+	}
+	var err error
+	repo, err = filepath.Abs("../..")
+	Expect(err).NotTo(HaveOccurred())
+	labDir, err = os.MkdirTemp("", "kontrail-e2e-")
+	Expect(err).NotTo(HaveOccurred())
+	theLab = &lab.Lab{Name: "klabe", Dir: labDir, K8sBin: filepath.Join(repo, "bin", "k8s"), Subnet: "10.95.0"}
+	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+		theLab.K8sBin = d
+	}
+	kubectl = filepath.Join(theLab.K8sBin, "kubectl")
+	install := os.Getenv("E2E_INSTALL")
+	if install == "" {
+		install = lab.InstallDefault
+	}
+	_ = theLab.Down()
+	start := time.Now()
+	Expect(theLab.Up(context.Background(), repo, "0.1.0", 2, install)).To(Succeed())
+	GinkgoWriter.Printf("lab up with Kontrail (%s) in %s\n", install, time.Since(start).Round(time.Second))
+}, NodeTimeout(15*time.Minute))
+
+var _ = AfterSuite(func() {
+	if theLab == nil {
+		return
+	}
+	if !CurrentSpecReport().Failed() && os.Getenv("E2E_KEEP") == "" {
+		Expect(theLab.Down()).To(Succeed())
+		Expect(os.RemoveAll(labDir)).To(Succeed())
+		return
+	}
+	if os.Getenv("E2E_KEEP") != "" {
+		GinkgoWriter.Printf("E2E_KEEP: the lab stays up: KUBECONFIG=%s\n", theLab.Kubeconfig())
+		return
+	}
+	_ = theLab.Down()
+})
+
+// ReportAfterEach dumps the lab's state when a spec fails.
+var _ = ReportAfterEach(func(r SpecReport) {
+	if !r.Failed() || theLab == nil {
+		return
+	}
+	out, _ := run("get", "pods", "-A", "-o", "wide")
+	AddReportEntry("pods", out)
+	for _, c := range []struct{ ns, selector string }{{"contrail", "app=contrail-k8s-kubemanager"}, {"contrail-system", "app=contrail-k8s-controller"}} {
+		logs, _ := run("-n", c.ns, "logs", "-l", c.selector, "--tail=40")
+		AddReportEntry(c.selector, logs)
+	}
+})
+
+// run runs kubectl as the lab's admin; out holds stdout and stderr (as
+// the user sees them).
+func run(args ...string) (string, error) {
+	cmd := exec.Command(kubectl, append([]string{"--kubeconfig", theLab.Kubeconfig()}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// k runs kubectl and expects it to succeed.
+func k(args ...string) string {
+	GinkgoHelper()
+	out, err := run(args...)
+	Expect(err).NotTo(HaveOccurred(), "kubectl %s: %s", strings.Join(args, " "), out)
+	return out
+}
+
+// kIn runs kubectl with stdin.
+func kIn(stdin string, args ...string) (string, error) {
+	cmd := exec.Command(kubectl, append([]string{"--kubeconfig", theLab.Kubeconfig()}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// applyFile applies a file of testdata, as the seed's user did.
+func applyFile(path string) string {
+	GinkgoHelper()
+	return k("apply", "-f", filepath.Join("testdata", path))
+}
+
+// apply applies YAML.
+func apply(yaml string) string {
+	GinkgoHelper()
+	out, err := kIn(yaml, "apply", "-f", "-")
+	Expect(err).NotTo(HaveOccurred(), out)
+	return out
+}
+
+// Row is one line of kubectl's table output, by column header.
+type Row map[string]string
+
+// table parses kubectl's table output: each column starts where its
+// header starts (headers may hold a space: IP FAMILIES).
+func table(out string) []Row {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) == 0 {
+		return nil
+	}
+	header := lines[0]
+	var starts []int
+	var names []string
+	for _, m := range regexp.MustCompile(`\S+(?: \S+)*`).FindAllStringIndex(header, -1) {
+		starts = append(starts, m[0])
+		names = append(names, header[m[0]:m[1]])
+	}
+	var rows []Row
+	for _, line := range lines[1:] {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		row := Row{}
+		for i, s := range starts {
+			end := len(line)
+			if i+1 < len(starts) && starts[i+1] < end {
+				end = starts[i+1]
+			}
+			if s < len(line) {
+				row[names[i]] = strings.TrimSpace(line[s:end])
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// rowsWhere are the rows whose column equals value.
+func rowsWhere(rows []Row, column, value string) []Row {
+	var out []Row
+	for _, r := range rows {
+		if r[column] == value {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// podIn runs a shell command in a pod's first container.
+func podIn(pod, command string) (string, error) {
+	return run("exec", pod, "--", "sh", "-c", command)
+}
