@@ -42,6 +42,10 @@ func TestNodesUpAndDown(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", pauseBin, "../cmd/kontrail-pause").CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
+	// The nodes' registry mirror serves the image tarballs (UpNodes starts it).
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", "kontrail-registry"), "../cmd/kontrail-registry").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
 	if err := lab.Build(lab.Image{Ref: lab.PauseImage, Entrypoint: []string{"/pause"}, Files: []lab.File{{Path: "/pause", Source: pauseBin}}}, pause); err != nil {
 		t.Fatal(err)
 	}

@@ -342,6 +342,12 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 		ns, vnName, _ := cutNamespace(name)
 		vn := &corev1alpha1.VirtualNetwork{}
 		if err := a.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: vnName}, vn); err != nil {
+			if apierrors.IsNotFound(err) && len(byNetwork[name]) == 0 {
+				// An idle network whose VirtualNetwork is gone: nothing
+				// comes back to it, its devices go now (they are not in the state).
+				delete(a.lastUsed, name)
+				continue
+			}
 			problems = append(problems, fmt.Errorf("network %s: %w", name, err))
 			continue
 		}

@@ -41,6 +41,8 @@ func main() {
 	repo := fs.String("repo", ".", "The repository's top directory.")
 	dir := fs.String("dir", ".lab", "The lab's directory (binaries, images, certificates, state, logs).")
 	version := fs.String("version", "0.1.0", "Version tag of Kontrail's images.")
+	name := fs.String("name", "klab", "The lab's name: it prefixes its network namespaces, bridge and cgroups (the tests' labs are klabs, klabe...).")
+	subnet := fs.String("subnet", "10.99.0", "The fabric's first three octets.")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -62,13 +64,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "kontrail-lab %s: unexpected arguments %v\n", command, args)
 		os.Exit(2)
 	}
-	if err := run(command, *repo, *dir, *version, *nodes, *install); err != nil {
+	if err := run(command, *repo, *dir, *version, *name, *subnet, *nodes, *install); err != nil {
 		fmt.Fprintf(os.Stderr, "kontrail-lab %s: %v\n", command, err)
 		os.Exit(1)
 	}
 }
 
-func run(command, repo, dir, version string, nodes int, install string) error {
+func run(command, repo, dir, version, name, subnet string, nodes int, install string) error {
 	repo, err := filepath.Abs(repo)
 	if err != nil {
 		return err
@@ -76,7 +78,7 @@ func run(command, repo, dir, version string, nodes int, install string) error {
 	if dir, err = filepath.Abs(dir); err != nil {
 		return err
 	}
-	l := &lab.Lab{Name: "klab", Dir: dir, K8sBin: filepath.Join(repo, "bin", "k8s"), Subnet: "10.99.0"}
+	l := &lab.Lab{Name: name, Dir: dir, K8sBin: filepath.Join(repo, "bin", "k8s"), Subnet: subnet}
 	ctx := context.Background()
 	switch command {
 	case "images":
