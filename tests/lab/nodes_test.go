@@ -31,6 +31,7 @@ func TestNodesUpAndDown(t *testing.T) {
 		l.K8sBin = d
 	}
 	_ = l.Down()
+	netnsBefore := netnsNames()
 	t.Cleanup(func() { _ = l.Down() })
 	ctx := context.Background()
 	pause := filepath.Join(dir, "images", "pause.tar")
@@ -118,18 +119,7 @@ func TestNodesUpAndDown(t *testing.T) {
 	if err := l.Down(); err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []string{"cpu", "memory", "pids", "cpuset"} {
-		if entries, _ := filepath.Glob("/sys/fs/cgroup/" + h + "/klabn-*"); len(entries) > 0 {
-			t.Errorf("cgroups left: %v", entries)
-		}
-	}
-	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), dir) {
-		t.Error("mounts left under the lab's directory")
-	}
-	if ps, _ := exec.Command("pgrep", "-f", dir).Output(); strings.TrimSpace(string(ps)) != "" {
-		t.Errorf("processes left: %s", ps)
-	}
-	if netns, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(netns), "klabn-") {
-		t.Errorf("network namespaces left: %s", netns)
+	for _, left := range leftovers(dir, "klabn", netnsBefore) {
+		t.Errorf("left after down: %s", left)
 	}
 }

@@ -102,48 +102,10 @@ var _ = Describe("The lab", func() {
 
 			By("down leaves no process, namespace, link, cgroup, mount or state of the lab")
 			Expect(l.Down()).To(Succeed())
-			expectNothingLeft(dir, "klabs", netnsBefore)
+			Expect(leftovers(dir, "klabs", netnsBefore)).To(BeEmpty())
 		}, SpecTimeout(10*time.Minute))
 	}
 })
-
-// netnsNames are the named network namespaces.
-func netnsNames() map[string]bool {
-	out, _ := exec.Command("ip", "netns", "list").Output()
-	names := map[string]bool{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 {
-			names[f[0]] = true
-		}
-	}
-	return names
-}
-
-// expectNothingLeft checks that a lab named name in dir left nothing;
-// before are the network namespaces there were before it came up.
-func expectNothingLeft(dir, name string, before map[string]bool) {
-	GinkgoHelper()
-	for _, h := range []string{"cpu", "memory", "pids", "cpuset"} {
-		entries, _ := filepath.Glob("/sys/fs/cgroup/" + h + "/" + name + "-*")
-		Expect(entries).To(BeEmpty(), "cgroups left")
-	}
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	Expect(string(mounts)).NotTo(ContainSubstring(dir), "mounts left")
-	ps, _ := exec.Command("pgrep", "-f", dir).Output()
-	Expect(strings.TrimSpace(string(ps))).To(BeEmpty(), "processes left")
-	for ns := range netnsNames() {
-		Expect(ns).NotTo(HavePrefix(name+"-"), "the lab's network namespaces left")
-		if !before[ns] {
-			Expect(ns).NotTo(HavePrefix("cni-"), "containerd's pod network namespaces left")
-		}
-	}
-	links, _ := exec.Command("ip", "-o", "link", "show").Output()
-	Expect(string(links)).NotTo(ContainSubstring(name+"0"), "the fabric bridge is left")
-	states, _ := filepath.Glob(filepath.Join(lab.AgentStateDir, name+"-node-*"))
-	Expect(states).To(BeEmpty(), "agent state left")
-	logLinks, _ := exec.Command("find", "/var/log/containers", "-lname", dir+"/*").Output()
-	Expect(strings.TrimSpace(string(logLinks))).To(BeEmpty(), "kubelet's log links left")
-}
 
 // dumpLogs writes the tails of the lab's logs to the spec's output.
 func dumpLogs(dir string) {
