@@ -23,9 +23,10 @@ func netnsNames() map[string]bool {
 }
 
 // leftovers lists what a lab named name in dir left after down: cgroups,
-// mounts, processes, its network namespaces and containerd's (those not in
-// before), the fabric bridge, kubelet's log links, the agents' state.
-func leftovers(dir, name string, before map[string]bool) []string {
+// mounts, processes, its network namespaces and its pods' (podNetns, as
+// Lab.PodNetns gave them before down: other suites' labs may run at the
+// same time), the fabric bridge, kubelet's log links, the agents' state.
+func leftovers(dir, name string, podNetns []string) []string {
 	var left []string
 	for _, h := range []string{"cpu", "memory", "pids", "cpuset"} {
 		if entries, _ := filepath.Glob("/sys/fs/cgroup/" + h + "/" + name + "-*"); len(entries) > 0 {
@@ -38,8 +39,12 @@ func leftovers(dir, name string, before map[string]bool) []string {
 	if ps, _ := exec.Command("pgrep", "-f", dir).Output(); strings.TrimSpace(string(ps)) != "" {
 		left = append(left, "processes "+strings.Join(strings.Fields(string(ps)), ","))
 	}
+	pods := map[string]bool{}
+	for _, ns := range podNetns {
+		pods[ns] = true
+	}
 	for ns := range netnsNames() {
-		if strings.HasPrefix(ns, name+"-") || !before[ns] && strings.HasPrefix(ns, "cni-") {
+		if strings.HasPrefix(ns, name+"-") || pods[ns] {
 			left = append(left, "network namespace "+ns)
 		}
 	}

@@ -31,7 +31,6 @@ func TestNodesUpAndDown(t *testing.T) {
 		l.K8sBin = d
 	}
 	_ = l.Down()
-	netnsBefore := netnsNames()
 	t.Cleanup(func() { _ = l.Down() })
 	ctx := context.Background()
 	pause := filepath.Join(dir, "images", "pause.tar")
@@ -116,10 +115,11 @@ func TestNodesUpAndDown(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 
+	podNetns := l.PodNetns()
 	if err := l.Down(); err != nil {
 		t.Fatal(err)
 	}
-	for _, left := range leftovers(dir, "klabn", netnsBefore) {
+	for _, left := range leftovers(dir, "klabn", podNetns) {
 		t.Errorf("left after down: %s", left)
 	}
 }

@@ -40,7 +40,6 @@ var _ = Describe("The lab", func() {
 				l.K8sBin = d
 			}
 			_ = l.Down()
-			netnsBefore := netnsNames()
 			DeferCleanup(func() {
 				if CurrentSpecReport().Failed() {
 					dumpLogs(dir)
@@ -101,8 +100,10 @@ var _ = Describe("The lab", func() {
 			}
 
 			By("down leaves no process, namespace, link, cgroup, mount or state of the lab")
+			podNetns := l.PodNetns()
+			Expect(podNetns).To(HaveLen(2), "vn1-pod's and vn1-pod-2's network namespaces")
 			Expect(l.Down()).To(Succeed())
-			Expect(leftovers(dir, "klabs", netnsBefore)).To(BeEmpty())
+			Expect(leftovers(dir, "klabs", podNetns)).To(BeEmpty())
 		}, SpecTimeout(10*time.Minute))
 	}
 })

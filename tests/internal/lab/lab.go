@@ -340,6 +340,25 @@ func (l *Lab) Down() error {
 // containerLogLinks is where kubelet links containers' logs (not configurable).
 const containerLogLinks = "/var/log/containers"
 
+// PodNetns names the network namespaces containerd made for the pods of
+// the lab's nodes (those its pods' processes are in), for a test to check
+// that down removes them while other labs may run.
+func (l *Lab) PodNetns() []string {
+	var pids []int
+	for _, cg := range l.nodeCgroups() {
+		pids = append(pids, cgroupProcs(cg)...)
+	}
+	held := netnsOf(pids)
+	entries, _ := os.ReadDir("/var/run/netns")
+	var names []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), l.Name+"-") && held[netnsInode("/var/run/netns/"+e.Name())] {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
 // netnsOf is the set of network namespaces (by inode) processes are in.
 func netnsOf(pids []int) map[uint64]bool {
 	out := map[uint64]bool{}
