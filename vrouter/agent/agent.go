@@ -26,7 +26,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/containernetworking/plugins/pkg/ns"
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
+
 	"github.com/kontrail/kontrail/cni/agentapi"
 	"github.com/kontrail/kontrail/vrouter/dataplane"
 )
@@ -56,6 +58,10 @@ type Agent struct {
 
 	// lastUsed is when a network last had a port on the node (under reconcileMu).
 	lastUsed map[string]time.Time
+
+	// routerNS is the network namespace of the node's router between
+	// networks (dataplane.Router), held for the agent's life.
+	routerNS ns.NetNS
 
 	readyMu     sync.Mutex
 	readyReason string
@@ -108,7 +114,14 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.register(ctx); err != nil {
 		return err
 	}
-	for _, obj := range []client.Object{&corev1alpha1.VirtualRouter{}, &corev1alpha1.VirtualNetwork{}, &corev1alpha1.Subnet{}} {
+	routerNS, err := dataplane.NewRouterNS()
+	if err != nil {
+		return err
+	}
+	a.routerNS = routerNS
+	defer a.routerNS.Close()
+	for _, obj := range []client.Object{&corev1alpha1.VirtualRouter{}, &corev1alpha1.VirtualNetwork{}, &corev1alpha1.Subnet{},
+		&corev1alpha1.RoutingInstance{}} {
 		if err := a.watch(ctx, obj); err != nil {
 			return err
 		}
@@ -337,11 +350,23 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 	for n := range byNetwork {
 		names = append(names, n)
 	}
+	routed, err := a.routedNetworks(ctx, names)
+	if err != nil {
+		problems = append(problems, err)
+	}
+	for n := range routed {
+		if _, local := byNetwork[n]; !local {
+			names = append(names, n) // imported by a local network: its bridge carries the routed packets
+		}
+	}
 	sort.Strings(names)
 	for _, name := range names {
 		ns, vnName, _ := cutNamespace(name)
 		vn := &corev1alpha1.VirtualNetwork{}
 		if err := a.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: vnName}, vn); err != nil {
+			if _, local := byNetwork[name]; !local {
+				continue // only imported: nothing to report here
+			}
 			if apierrors.IsNotFound(err) && len(byNetwork[name]) == 0 {
 				// An idle network whose VirtualNetwork is gone: nothing
 				// comes back to it, its devices go now (they are not in the state).
@@ -373,6 +398,9 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 			}
 		}
 		state.Networks = append(state.Networks, n)
+	}
+	if len(routed) > 0 && a.routerNS != nil {
+		state.Router = a.router(ctx, state, routed, ports, routers.Items)
 	}
 	return state, problems
 }

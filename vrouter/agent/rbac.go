@@ -6,6 +6,6 @@ package agent
 //
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualrouters,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualrouters/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachineinterfaces;instanceips;virtualnetworks;subnets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachineinterfaces;instanceips;virtualnetworks;subnets;routinginstances,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=nodes;pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -38,6 +38,8 @@ type State struct {
 	// Keep are host ends being plugged: made by the plugin, not yet
 	// reported. Reconcile leaves them alone.
 	Keep []string
+	// Router routes between networks (router.go); nil: no routing.
+	Router *Router
 }
 
 // Network is one VirtualNetwork present on the node.
@@ -89,6 +91,14 @@ func Reconcile(s State) error {
 			errs = append(errs, fmt.Errorf("network %s (VNI %d): %w", n.Name, n.VNI, err))
 		}
 	}
+	if s.Router != nil {
+		for _, n := range s.Router.Networks {
+			want[LegName(n.VNI)] = true
+		}
+		if err := reconcileRouter(s, s.Router); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	links, err := netlink.LinkList()
 	if err != nil {
 		return errors.Join(append(errs, err)...)
@@ -96,7 +106,7 @@ func Reconcile(s State) error {
 	for _, l := range links {
 		name := l.Attrs().Name
 		owned := strings.HasPrefix(name, BridgePrefix) || strings.HasPrefix(name, VxlanPrefix) ||
-			(strings.HasPrefix(name, PortPrefix) && l.Type() == "veth")
+			((strings.HasPrefix(name, PortPrefix) || strings.HasPrefix(name, LegPrefix)) && l.Type() == "veth")
 		if owned && !want[name] {
 			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
 				errs = append(errs, fmt.Errorf("failed to remove %s: %w", name, err))
@@ -212,6 +222,12 @@ func ensureVxlan(name string, vni uint32, s State, fabric, br netlink.Link) (net
 			return nil, fmt.Errorf("failed to put %s on %s: %w", name, br.Attrs().Name, err)
 		}
 	}
+	// The bridge learns nothing from the overlay: remote MACs are static
+	// entries (ensureFDB), and a gateway MAC, which every node's router
+	// answers with, stays on the local leg.
+	if err := netlink.LinkSetLearning(l, false); err != nil {
+		return nil, fmt.Errorf("failed to turn learning off on %s: %w", name, err)
+	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		if err := netlink.LinkSetUp(l); err != nil {
 			return nil, fmt.Errorf("failed to bring %s up: %w", name, err)
@@ -239,17 +255,19 @@ func attach(name string, br netlink.Link) error {
 	return nil
 }
 
-// fdbKey identifies a VXLAN forwarding entry.
+// fdbKey identifies a forwarding entry: dst is the remote node for the
+// VXLAN device's own entries, "" for the bridge's entries on its port.
 type fdbKey struct{ mac, dst string }
 
 // ensureFDB makes the VXLAN device's static entries exactly: each remote
 // MAC to its node, and a flood entry (00:00:00:00:00:00) per node that
-// hosts the network.
+// hosts the network; and the bridge's: each remote MAC on the VXLAN port.
 func ensureFDB(vx netlink.Link, remotes []Remote) error {
 	want := map[fdbKey]bool{}
 	for _, r := range remotes {
 		want[fdbKey{r.MAC.String(), r.NodeIP.String()}] = true
 		want[fdbKey{zeroMAC.String(), r.NodeIP.String()}] = true
+		want[fdbKey{r.MAC.String(), ""}] = true
 	}
 	have, err := netlink.NeighList(vx.Attrs().Index, unix.AF_BRIDGE)
 	if err != nil {
@@ -258,13 +276,19 @@ func ensureFDB(vx netlink.Link, remotes []Remote) error {
 	var errs []error
 	seen := map[fdbKey]bool{}
 	for _, n := range have {
-		if n.IP == nil { // the kernel's own entry for the device's MAC
+		var k fdbKey
+		switch {
+		// Dumps name the bridge's entries by their master, not by NTF_MASTER.
+		case n.MasterIndex != 0 && n.State == netlink.NUD_NOARP:
+			k = fdbKey{n.HardwareAddr.String(), ""}
+		case n.MasterIndex == 0 && n.IP != nil:
+			k = fdbKey{n.HardwareAddr.String(), n.IP.String()}
+		default: // the kernel's own entries for the device's MAC
 			continue
 		}
-		k := fdbKey{n.HardwareAddr.String(), n.IP.String()}
 		if !want[k] {
 			if err := netlink.NeighDel(&n); err != nil && !errors.Is(err, unix.ENOENT) {
-				errs = append(errs, fmt.Errorf("failed to remove FDB entry %s dst %s: %w", k.mac, k.dst, err))
+				errs = append(errs, fmt.Errorf("failed to remove FDB entry %s dst %q: %w", k.mac, k.dst, err))
 			}
 			continue
 		}
@@ -275,6 +299,14 @@ func ensureFDB(vx netlink.Link, remotes []Remote) error {
 			continue
 		}
 		mac, _ := net.ParseMAC(k.mac)
+		if k.dst == "" {
+			entry := &netlink.Neigh{LinkIndex: vx.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_MASTER,
+				State: netlink.NUD_NOARP, HardwareAddr: mac}
+			if err := netlink.NeighSet(entry); err != nil {
+				errs = append(errs, fmt.Errorf("failed to add bridge FDB entry %s: %w", k.mac, err))
+			}
+			continue
+		}
 		entry := &netlink.Neigh{LinkIndex: vx.Attrs().Index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF,
 			State: netlink.NUD_PERMANENT | netlink.NUD_NOARP, HardwareAddr: mac, IP: net.ParseIP(k.dst)}
 		// Append: the flood address has one entry per remote node.

@@ -88,6 +88,23 @@ func fdb(t *testing.T, dev string) []string {
 	return out
 }
 
+// bridgeFDB lists the bridge's static entries on port dev.
+func bridgeFDB(t *testing.T, dev string) []string {
+	t.Helper()
+	l, err := netlink.LinkByName(dev)
+	must(t, err)
+	ns, err := netlink.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+	must(t, err)
+	var out []string
+	for _, n := range ns {
+		if n.MasterIndex != 0 && n.State == netlink.NUD_NOARP {
+			out = append(out, n.HardwareAddr.String())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func mac(s string) net.HardwareAddr {
 	m, _ := net.ParseMAC(s)
 	return m
@@ -127,6 +144,9 @@ func TestReconcileBuildsRepairsAndRemoves(t *testing.T) {
 			"02:00:00:00:00:0a 192.168.100.2", "02:00:00:00:00:0b 192.168.100.3"}
 		if got := fdb(t, "kvx5"); !slices.Equal(got, wantFDB) {
 			t.Errorf("FDB of kvx5 = %v, want %v", got, wantFDB)
+		}
+		if got, want := bridgeFDB(t, "kvx5"), []string{"02:00:00:00:00:0a", "02:00:00:00:00:0b"}; !slices.Equal(got, want) {
+			t.Errorf("kbr5's static entries on kvx5 = %v, want %v", got, want)
 		}
 		if got := fdb(t, "kvx6"); len(got) != 0 {
 			t.Errorf("vn2 has no remote endpoint, yet its FDB is %v", got)

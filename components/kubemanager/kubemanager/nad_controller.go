@@ -132,6 +132,14 @@ func (r *NADReconciler) ensureNetwork(ctx context.Context, nad *nadv1.NetworkAtt
 		if vn.Annotations == nil {
 			vn.Annotations = map[string]string{}
 		}
+		// The NAD's labels are the network's: a VirtualNetworkRouter
+		// selects networks by label.
+		for k, v := range nad.Labels {
+			if vn.Labels == nil {
+				vn.Labels = map[string]string{}
+			}
+			vn.Labels[k] = v
+		}
 		vn.Annotations[corev1alpha1.AnnotationNADName] = nad.Name
 		vn.Annotations[corev1alpha1.AnnotationNADNamespace] = nad.Namespace
 		vn.Annotations[corev1alpha1.AnnotationNADClusterName] = r.Config.ClusterName
