@@ -19,9 +19,9 @@ var _ = Describe("Isolation between networks", Ordered, Label("isolation"), func
 	It("red and blue share a CIDR, green has its own; each pod reaches its own network's pods across nodes and nothing else", func() {
 		k("create", "namespace", "iso")
 		apply(cidrNAD("iso", "red", "10.60.0.0/24") + "---\n" + cidrNAD("iso", "blue", "10.60.0.0/24") + "---\n" + cidrNAD("iso", "green", "10.61.0.0/24"))
-		apply(sleeper("iso", "red-1", "red", "klabe-node-1") + "---\n" + sleeper("iso", "red-2", "red", "klabe-node-2") + "---\n" +
-			sleeper("iso", "blue-1", "blue", "klabe-node-1") + "---\n" + sleeper("iso", "blue-2", "blue", "klabe-node-2") + "---\n" +
-			sleeper("iso", "blue-3", "blue", "klabe-node-1") + "---\n" + sleeper("iso", "green-1", "green", "klabe-node-2"))
+		apply(sleeper("iso", "red-1", "red", node1) + "---\n" + sleeper("iso", "red-2", "red", node2) + "---\n" +
+			sleeper("iso", "blue-1", "blue", node1) + "---\n" + sleeper("iso", "blue-2", "blue", node2) + "---\n" +
+			sleeper("iso", "blue-3", "blue", node1) + "---\n" + sleeper("iso", "green-1", "green", node2))
 		ip := map[string]string{}
 		mac := map[string]string{}
 		for _, p := range []string{"red-1", "red-2", "blue-1", "blue-2", "blue-3", "green-1"} {

@@ -82,7 +82,7 @@ var _ = Describe("Routing between networks", Ordered, Label("routing"), func() {
 	It("a common route target (routeTargetList target:1234:567 on vn1 and vn2): vn1-pod and vn2-pod reach each other through their gateways, across nodes", func() {
 		apply(routedNAD("routing", "vn1", "172.16.10.0/24", "", `["target:1234:567"]`) + "---\n" +
 			routedNAD("routing", "vn2", "172.16.20.0/24", "", `["target:1234:567"]`))
-		apply(routingPod("routing", "vn1-pod", "vn1", "klabe-node-1") + "---\n" + routingPod("routing", "vn2-pod", "vn2", "klabe-node-2"))
+		apply(routingPod("routing", "vn1-pod", "vn1", node1) + "---\n" + routingPod("routing", "vn2-pod", "vn2", node2))
 		ip1 := ipOn(networkStatus("routing", "vn1-pod"), "routing/vn1")
 		ip2 := ipOn(networkStatus("routing", "vn2-pod"), "routing/vn2")
 
@@ -105,7 +105,7 @@ var _ = Describe("Routing between networks", Ordered, Label("routing"), func() {
 	It("a VirtualNetworkRouter of type mesh joins two networks; deleting it parts them again", func() {
 		apply(routedNAD("routing", "mesh-a", "10.70.0.0/24", "vnr: web", "") + "---\n" +
 			routedNAD("routing", "mesh-b", "10.71.0.0/24", "vnr: web", ""))
-		apply(routingPod("routing", "mesh-a-pod", "mesh-a", "klabe-node-1") + "---\n" + routingPod("routing", "mesh-b-pod", "mesh-b", "klabe-node-2"))
+		apply(routingPod("routing", "mesh-a-pod", "mesh-a", node1) + "---\n" + routingPod("routing", "mesh-b-pod", "mesh-b", node2))
 		ipA := ipOn(networkStatus("routing", "mesh-a-pod"), "routing/mesh-a")
 		ipB := ipOn(networkStatus("routing", "mesh-b-pod"), "routing/mesh-b")
 		routeVia("routing", "mesh-a-pod", "10.71.0.0/24", "10.70.0.1")

@@ -124,14 +124,14 @@ var _ = Describe("Seeds 000 and 003: Contrail multiple-interface pods", Ordered,
 	})
 
 	It("000: a pod on both gets three interfaces, the default pod network first, with the MACs and addresses of its network-status", func() {
-		apply(sleeper("seed000", "vn-left-right-pod", "vn-left-1,vn-right-1", "klabe-node-1"))
+		apply(sleeper("seed000", "vn-left-right-pod", "vn-left-1,vn-right-1", node1))
 		status := expectInterfaces("seed000", "vn-left-right-pod", "seed000/vn-left-1", "seed000/vn-right-1")
 		Expect(ipOn(status, "seed000/vn-left-1")).To(HavePrefix("10.10.10."))
 		Expect(ipOn(status, "seed000/vn-right-1")).To(HavePrefix("10.20.20."))
 	})
 
 	It("000: pods sharing a network reach each other, on one node and across nodes", func() {
-		apply(sleeper("seed000", "left-same-node", "vn-left-1", "klabe-node-1") + "---\n" + sleeper("seed000", "left-other-node", "vn-left-1", "klabe-node-2"))
+		apply(sleeper("seed000", "left-same-node", "vn-left-1", node1) + "---\n" + sleeper("seed000", "left-other-node", "vn-left-1", node2))
 		for _, p := range []string{"left-same-node", "left-other-node"} {
 			ip := ipOn(networkStatus("seed000", p), "seed000/vn-left-1")
 			Expect(ip).To(HavePrefix("10.10.10."))
@@ -183,11 +183,11 @@ spec:
 		Eventually(func() string {
 			return k("get", "net-attach-def", "extns-network", "-o", `jsonpath={.metadata.annotations.juniper\.net/networks-status}`)
 		}).Should(Equal("success mapping to VirtualNetwork k8s-extns/k8s-extns-pod-network"))
-		apply(sleeper("default", "extns-pod", "extns-network", "klabe-node-2"))
+		apply(sleeper("default", "extns-pod", "extns-network", node2))
 		status := expectInterfaces("default", "extns-pod", "default/extns-network")
 		Expect(ipOn(status, "default/extns-network")).To(HavePrefix("10.50.0."))
 		By("it shares the network with a pod of the network's own NAD, across nodes")
-		apply(sleeper("k8s-extns", "native-pod", "k8s-extns-pod-network", "klabe-node-1"))
+		apply(sleeper("k8s-extns", "native-pod", "k8s-extns-pod-network", node1))
 		native := ipOn(networkStatus("k8s-extns", "native-pod"), "k8s-extns/k8s-extns-pod-network")
 		Expect(native).To(HavePrefix("10.50.0."))
 		Eventually(func() bool { return pings("default", "extns-pod", native) }, "20s").Should(BeTrue())

@@ -152,8 +152,8 @@ var _ = Describe("Seed 004: pods with multiple network interfaces", Ordered, Lab
 	It("$ kubectl get vr -A: a VirtualRouter per node, with its IP", func() {
 		// STATE is the last programming's outcome (every change and 30 s).
 		Eventually(func() []Row { return table(k("get", "vr", "-A")) }).Should(ConsistOf(
-			And(HaveKeyWithValue("NAME", "klabe-node-1"), HaveKeyWithValue("IP", "10.95.0.11"), HaveKeyWithValue("STATE", "Success")),
-			And(HaveKeyWithValue("NAME", "klabe-node-2"), HaveKeyWithValue("IP", "10.95.0.12"), HaveKeyWithValue("STATE", "Success"))))
+			And(HaveKeyWithValue("NAME", theLab.NodeName(1)), HaveKeyWithValue("IP", theLab.NodeIP(1)), HaveKeyWithValue("STATE", "Success")),
+			And(HaveKeyWithValue("NAME", theLab.NodeName(2)), HaveKeyWithValue("IP", theLab.NodeIP(2)), HaveKeyWithValue("STATE", "Success"))))
 	})
 
 	It("$ kubectl describe pod contrail-k8s-kubemanager-... -n contrail: KUBEMANAGER_ENABLE_NAD true", func() {

@@ -26,6 +26,8 @@ var (
 	repo    string
 	labDir  string
 	kubectl string
+	// node1 and node2 are the lab's nodes.
+	node1, node2 string
 )
 
 func TestE2E(t *testing.T) {
@@ -49,15 +51,22 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	labDir, err = os.MkdirTemp("", "kontrail-e2e-")
 	Expect(err).NotTo(HaveOccurred())
-	theLab = &lab.Lab{Name: "klabe", Dir: labDir, K8sBin: filepath.Join(repo, "bin", "k8s"), Subnet: "10.95.0"}
-	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
-		theLab.K8sBin = d
-	}
-	kubectl = filepath.Join(theLab.K8sBin, "kubectl")
 	install := os.Getenv("E2E_INSTALL")
 	if install == "" {
 		install = lab.InstallDefault
 	}
+	// Each install mode its own lab: make test runs both, and a lab of
+	// one may still be going down when the other comes up.
+	name, subnet := "klabe", "10.95.0"
+	if install == lab.InstallBundle {
+		name, subnet = "klabb", "10.94.0"
+	}
+	theLab = &lab.Lab{Name: name, Dir: labDir, K8sBin: filepath.Join(repo, "bin", "k8s"), Subnet: subnet}
+	node1, node2 = theLab.NodeName(1), theLab.NodeName(2)
+	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+		theLab.K8sBin = d
+	}
+	kubectl = filepath.Join(theLab.K8sBin, "kubectl")
 	_ = theLab.Down()
 	start := time.Now()
 	Expect(theLab.Up(context.Background(), repo, "0.1.0", 2, install)).To(Succeed())
