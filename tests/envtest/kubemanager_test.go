@@ -291,7 +291,7 @@ var _ = Describe("kubemanager", func() {
 				Eventually(warningEvent(n, "NetworkFailed")).Should(ContainSubstring(want))
 				Expect(gone(&corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: n.Name}})()).To(BeTrue())
 			},
-			Entry("malformed JSON", map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "172.16.10.0/24"`}, "juniper.net/networks: unexpected EOF"),
+			Entry("malformed JSON", map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "172.16.10.0/24"`}, "juniper.net/networks: is not valid JSON: it ends early"),
 			Entry("invalid CIDR", map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "172.16.10.0/33"}`}, `ipamV4Subnet "172.16.10.0/33" is not a CIDR`),
 			Entry("invalid opencontrail.org/cidr", map[string]string{kubemanager.AnnotationOpenContrailCIDR: "10.0.0.1/24"}, "has host bits set"),
 			Entry("bad route target", map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "10.1.0.0/24", "routeTargetList": ["target:70000:70000"]}`}, "at most 65535"),
@@ -311,6 +311,8 @@ var _ = Describe("kubemanager", func() {
 				Eventually(annotation(p, kubemanager.AnnotationNetworksStatus)).Should(And(HavePrefix("failure: "), ContainSubstring(want)))
 				Eventually(warningEvent(p, "NetworksFailed")).Should(ContainSubstring(want))
 				Expect(p.Annotations).NotTo(HaveKey(nadv1.NetworkStatusAnnot))
+				By("it holds no VirtualMachine, interface or address, the default network's included")
+				Eventually(podObjects(p)).Should(Equal("vm=0 vmi=0 iip=0"))
 			},
 			Entry("malformed JSON", `[{"name": "good"`, "failed to parse"),
 			Entry("unknown NAD", "nosuchnet", "NetworkAttachmentDefinition default/nosuchnet not found"),
@@ -326,6 +328,7 @@ var _ = Describe("kubemanager", func() {
 			Expect(networkStatus(first)[1].IPs).To(Equal([]string{"172.31.0.50"}))
 			second := pod("default", "static-b", `[{"name": "good", "ips": ["172.31.0.50/24"]}]`)
 			Eventually(annotation(second, kubemanager.AnnotationNetworksStatus)).Should(ContainSubstring("requested address 172.31.0.50 is taken by InstanceIP"))
+			Eventually(podObjects(second)).Should(Equal("vm=0 vmi=0 iip=0"), "the failed pod holds nothing, not even its default network's address")
 			third := pod("default", "static-c", "good")
 			Expect(interfaces(networkStatus(third))).To(HaveLen(2))
 		})

@@ -3,7 +3,9 @@ package kubemanager
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 
@@ -68,6 +70,14 @@ func decodeStrict(data string, v any) error {
 	dec := json.NewDecoder(bytes.NewReader([]byte(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// Say it is the JSON that is broken, not just how the decoder stopped.
+		var syntax *json.SyntaxError
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			return fmt.Errorf("is not valid JSON: it ends early (unexpected EOF)")
+		case errors.As(err, &syntax):
+			return fmt.Errorf("is not valid JSON at offset %d: %v", syntax.Offset, err)
+		}
 		return err
 	}
 	if dec.More() {

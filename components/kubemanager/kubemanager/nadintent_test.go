@@ -39,7 +39,7 @@ func TestParseNetworkIntent(t *testing.T) {
 	}
 
 	for annotations, want := range map[[2]string]string{
-		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.0/24",`}:                        "unexpected EOF",
+		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.0/24",`}:                        "is not valid JSON: it ends early",
 		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.0/33"}`}:                        `ipamV4Subnet "172.16.10.0/33" is not a CIDR`,
 		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.5/24"}`}:                        "has host bits set: the network is 172.16.10.0/24",
 		{AnnotationNetworks, `{"ipamV4Subnet": "fd00::/64"}`}:                             "wrong address family",
@@ -48,7 +48,7 @@ func TestParseNetworkIntent(t *testing.T) {
 		{AnnotationNetworks, `{"routeTargetList": ["target:1:1"]}`}:                       "a network needs a subnet",
 		{AnnotationOpenContrailCIDR, "10.0.0.0/31"}:                                       "/30 or shorter",
 		{AnnotationOpenContrailNetwork, `{"domain":"default-domain"}`}:                    `"name" is required`,
-		{AnnotationOpenContrailNetwork, `not json`}:                                       "invalid character",
+		{AnnotationOpenContrailNetwork, `not json`}:                                       "is not valid JSON at offset 2: invalid character",
 	} {
 		_, err := ParseNetworkIntent(map[string]string{annotations[0]: annotations[1]}, "default", "x")
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), annotations[0]) {

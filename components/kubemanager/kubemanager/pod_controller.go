@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
@@ -51,7 +52,23 @@ type PodReconciler struct {
 	client.Client
 	Config   *Config
 	Recorder events.EventRecorder
+
+	// retryAt holds, per pod (namespace/name), when to try again an
+	// allocation that failed (a podRetry): its objects were removed, so
+	// that nothing is held while the pod waits, and their deletions must
+	// not start the next attempt at once.
+	retryAt sync.Map
 }
+
+// podRetry is a pod whose allocation failed.
+type podRetry struct {
+	uid types.UID
+	at  time.Time
+}
+
+// allocationRetry is how long a pod whose allocation failed (an address
+// taken or outside its network) waits before the next attempt.
+const allocationRetry = 30 * time.Second
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines;virtualmachineinterfaces;instanceips,verbs=get;list;watch;create;delete
@@ -72,12 +89,20 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	pod := &corev1.Pod{}
 	if err := r.Get(ctx, req.NamespacedName, pod); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.retryAt.Delete(req.NamespacedName)
 			return ctrl.Result{}, r.cleanup(ctx, req.NamespacedName, "")
 		}
 		return ctrl.Result{}, err
 	}
 	if pod.Spec.HostNetwork {
 		return ctrl.Result{}, nil
+	}
+	if v, ok := r.retryAt.Load(req.NamespacedName); ok {
+		retry := v.(podRetry)
+		if wait := time.Until(retry.at); retry.uid == pod.UID && wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+		r.retryAt.Delete(req.NamespacedName)
 	}
 	// Objects of an earlier pod of the same name (deleted while kubemanager was down).
 	if err := r.cleanup(ctx, req.NamespacedName, pod.UID); err != nil {
@@ -137,8 +162,18 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		}
 	}
 	if len(failures) > 0 {
+		// The pod holds nothing while it waits for its user: its objects
+		// (and the addresses its other interfaces got) go.
+		if err := r.cleanup(ctx, req.NamespacedName, "none"); err != nil {
+			return ctrl.Result{}, err
+		}
 		problem := strings.Join(failures, "; ")
-		return retryMissing(problem), r.fail(ctx, pod, problem)
+		wait := allocationRetry
+		if retryMissing(problem).RequeueAfter > 0 {
+			wait = missingRetry // a network on its way (its NAD applied with the pod)
+		}
+		r.retryAt.Store(req.NamespacedName, podRetry{uid: pod.UID, at: time.Now().Add(wait)})
+		return ctrl.Result{RequeueAfter: wait}, r.fail(ctx, pod, problem)
 	}
 	if len(waiting) > 0 {
 		return ctrl.Result{}, nil // the objects' status changes requeue the pod
