@@ -76,8 +76,9 @@ vet: ## Run go vet in every module, with and without the workspace.
 	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
 
 .PHONY: test
-test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo suites: envtest, and as root the dataplane and the lab.
+test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo suites: envtest, and as root the dataplane, the lab and the e2e suite (twice: installed from config/default and from the bundle).
 	@for m in $(MODULES); do echo "test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...); done
+	@echo "test tests/e2e on a lab installed from the OLM bundle"; cd tests && E2E_INSTALL=bundle go test $(GO_TEST_FLAGS) ./e2e/
 
 # The lab (docs/lab.md): NODES nodes; INSTALL=default installs the
 # operator from config/default, INSTALL=bundle from bundle/manifests as

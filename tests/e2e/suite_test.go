@@ -28,6 +28,8 @@ var (
 	kubectl string
 	// node1 and node2 are the lab's nodes.
 	node1, node2 string
+	// suiteFailed says a spec failed: what it left is not a leak.
+	suiteFailed bool
 )
 
 func TestE2E(t *testing.T) {
@@ -77,6 +79,10 @@ var _ = AfterSuite(func() {
 	if theLab == nil {
 		return
 	}
+	if !suiteFailed {
+		By("no leaks: the suite deleted its pods and networks, nothing of them is left in the API or on the nodes")
+		Eventually(leftovers, "60s", "2s").Should(BeEmpty())
+	}
 	if !CurrentSpecReport().Failed() && os.Getenv("E2E_KEEP") == "" {
 		Expect(theLab.Down()).To(Succeed())
 		Expect(os.RemoveAll(labDir)).To(Succeed())
@@ -91,6 +97,9 @@ var _ = AfterSuite(func() {
 
 // ReportAfterEach dumps the lab's state when a spec fails.
 var _ = ReportAfterEach(func(r SpecReport) {
+	if r.Failed() {
+		suiteFailed = true
+	}
 	if !r.Failed() || theLab == nil {
 		return
 	}

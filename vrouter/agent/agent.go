@@ -399,7 +399,8 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 		}
 		state.Networks = append(state.Networks, n)
 	}
-	if len(routed) > 0 && a.routerNS != nil {
+	if a.routerNS != nil {
+		// Always, with no routed network too: the router's rules go then.
 		state.Router = a.router(ctx, state, routed, ports, routers.Items)
 	}
 	return state, problems

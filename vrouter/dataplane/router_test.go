@@ -11,6 +11,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
 
 // pod makes a pod's network namespace with eth0 on the host end name (in
@@ -137,8 +138,20 @@ func TestRouterRoutesWhatRouteTargetsImport(t *testing.T) {
 			t.Error("vn1's pod gets replies from vn2, which no longer imports vn1")
 		}
 
-		t.Log("the router goes: its legs go, the pods' own links stay")
-		must(t, Reconcile(state()))
+		t.Log("nothing routed: the legs go, the router's rules too, the pods' own links stay")
+		empty := state()
+		empty.Router = &Router{NS: routerNS}
+		must(t, Reconcile(empty))
+		h, err := netlink.NewHandleAt(netns.NsHandle(routerNS.Fd()))
+		must(t, err)
+		defer h.Close()
+		rules, err := h.RuleList(netlink.FAMILY_V4)
+		must(t, err)
+		for _, r := range rules {
+			if r.Table >= tableBase {
+				t.Errorf("rule to table %d left in the router", r.Table)
+			}
+		}
 		for _, l := range links(t) {
 			if len(l) > 2 && l[:2] == LegPrefix {
 				t.Errorf("leg %s left on the node", l)

@@ -19,6 +19,9 @@ func (l *Lab) NodeName(i int) string { return l.Name + "-node-" + strconv.Itoa(i
 
 func (l *Lab) nodeNS(i int) string { return l.Name + "-n" + strconv.Itoa(i) }
 
+// NodeNetns names node i's network namespace (ip -n <name>).
+func (l *Lab) NodeNetns(i int) string { return l.nodeNS(i) }
+
 // NodeIP is node i's fabric address.
 func (l *Lab) NodeIP(i int) string { return l.Subnet + "." + strconv.Itoa(10+i) }
 
