@@ -80,6 +80,15 @@ test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's u
 	@for m in $(MODULES); do echo "test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...); done
 	@echo "test tests/e2e on a lab installed from the OLM bundle"; cd tests && E2E_INSTALL=bundle go test $(GO_TEST_FLAGS) ./e2e/
 
+# make bench (docs/benchmarks.md): BENCH_COUNT repetitions of
+# BENCH_SAMPLES ADD/DEL samples each.
+BENCH_COUNT ?= 3
+BENCH_SAMPLES ?= 100
+
+.PHONY: bench
+bench: lab-deps envtest-assets ## (root) Kontrail side by side with the reference stack (Multus v4 + bridge + host-local, built from the Go module proxy): one table, also written to docs/benchmarks.md.
+	cd tests && go run ./cmd/kontrail-bench --repo .. --count $(BENCH_COUNT) --samples $(BENCH_SAMPLES)
+
 # The lab (docs/lab.md): NODES nodes; INSTALL=default installs the
 # operator from config/default, INSTALL=bundle from bundle/manifests as
 # OLM's install strategy does.

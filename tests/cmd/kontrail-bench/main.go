@@ -1,0 +1,217 @@
+// Command kontrail-bench runs Kontrail's benchmarks side by side with the
+// reference stack in one run and prints one table: the median of several
+// repetitions with min and max, and each target met or not. It writes the
+// table, with the machine's description, into docs/benchmarks.md between
+// its markers. `make bench` runs it (as root).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	repo := flag.String("repo", ".", "the repository's root")
+	count := flag.Int("count", 3, "repetitions of each benchmark")
+	samples := flag.Int("samples", 100, "ADD/DEL samples per repetition")
+	doc := flag.String("doc", "docs/benchmarks.md", "file whose generated section gets the table (\"\" for none)")
+	flag.Parse()
+	if err := run(*repo, *count, *samples, *doc); err != nil {
+		fmt.Fprintln(os.Stderr, "kontrail-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(repo string, count, samples int, doc string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root: the benchmarks make network namespaces")
+	}
+	start := time.Now()
+	results := results{}
+	pattern := "^(BenchmarkCNIAddDel|BenchmarkMultusAddDel|BenchmarkBridgeAddDel)$"
+	fmt.Fprintf(os.Stderr, "running %s, %d× %d samples ...\n", pattern, count, samples)
+	if err := goBench(filepath.Join(repo, "tests"), pattern, fmt.Sprintf("%dx", samples), count, results); err != nil {
+		return err
+	}
+	table := render(results, count, time.Since(start))
+	fmt.Print(table)
+	if doc == "" {
+		return nil
+	}
+	return writeSection(filepath.Join(repo, doc), machine()+"\n"+table)
+}
+
+// results: benchmark -> metric -> one value per repetition.
+type results map[string]map[string][]float64
+
+var benchLine = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?\s+\d+\s+(.*)$`)
+
+// goBench runs `go test -bench` in dir and collects every reported metric.
+func goBench(dir, pattern, benchtime string, count int, into results) error {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime,
+		"-count", strconv.Itoa(count), "-timeout", "60m", "./bench/")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&out, os.Stderr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go test -bench %s: %w", pattern, err)
+	}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		fields := strings.Fields(m[3])
+		for i := 0; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				continue
+			}
+			if into[m[1]] == nil {
+				into[m[1]] = map[string][]float64{}
+			}
+			into[m[1]][fields[i+1]] = append(into[m[1]][fields[i+1]], v)
+		}
+	}
+	return nil
+}
+
+// stat is the median, min and max of a metric's repetitions.
+type stat struct{ median, min, max float64 }
+
+func (r results) stat(bench, metric string) (stat, bool) {
+	vs := slices.Clone(r[bench][metric])
+	if len(vs) == 0 {
+		return stat{}, false
+	}
+	slices.Sort(vs)
+	med := vs[len(vs)/2]
+	if len(vs)%2 == 0 {
+		med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+	}
+	return stat{med, vs[0], vs[len(vs)-1]}, true
+}
+
+func (s stat) String() string {
+	return fmt.Sprintf("%s (%s–%s)", num(s.median), num(s.min), num(s.max))
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+// render prints the table: one row per measure, the systems side by side,
+// then the targets.
+func render(r results, count int, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Median of %d repetitions (min–max); ms unless said.\n\n", count)
+	b.WriteString("| pod plumbing (CNI through libcni, fresh netns) | Kontrail, 3 interfaces | Multus v4 + bridge + host-local, 3 interfaces | bridge + host-local, 1 interface (floor) |\n")
+	b.WriteString("| --- | --- | --- | --- |\n")
+	rows := []struct{ label, metric string }{
+		{"ADD p50", "p50-add-ms"}, {"ADD p90", "p90-add-ms"}, {"ADD p99", "p99-add-ms"},
+		{"DEL p50", "p50-del-ms"}, {"DEL p99", "p99-del-ms"}, {"samples per repetition", "samples"},
+	}
+	cell := func(bench, metric string) string {
+		if s, ok := r.stat(bench, metric); ok {
+			return s.String()
+		}
+		return "–"
+	}
+	for _, row := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.label, cell("BenchmarkCNIAddDel", row.metric),
+			cell("BenchmarkMultusAddDel", row.metric), cell("BenchmarkBridgeAddDel", row.metric))
+	}
+	if s, ok := r.stat("BenchmarkCNIAddDel", "plugin-MiB"); ok {
+		fmt.Fprintf(&b, "| plugin binary, MiB | %s | | |\n", num(s.median))
+	}
+
+	b.WriteString("\n| target | measured | met |\n| --- | --- | --- |\n")
+	target := func(name string, got, limit float64, ok bool) {
+		if !ok {
+			fmt.Fprintf(&b, "| %s | – | not measured |\n", name)
+			return
+		}
+		met := "met"
+		if got > limit {
+			met = "**not met**"
+		}
+		fmt.Fprintf(&b, "| %s | %s ≤ %s | %s |\n", name, num(got), num(limit), met)
+	}
+	kAdd50, ok1 := r.stat("BenchmarkCNIAddDel", "p50-add-ms")
+	kAdd99, ok2 := r.stat("BenchmarkCNIAddDel", "p99-add-ms")
+	kDel50, ok3 := r.stat("BenchmarkCNIAddDel", "p50-del-ms")
+	mAdd50, ok4 := r.stat("BenchmarkMultusAddDel", "p50-add-ms")
+	mDel50, ok5 := r.stat("BenchmarkMultusAddDel", "p50-del-ms")
+	target("3-interface ADD p50 ≤ ⅓ of Multus's ADD p50", kAdd50.median, mAdd50.median/3, ok1 && ok4)
+	target("3-interface ADD p99 ≤ Multus's ADD p50", kAdd99.median, mAdd50.median, ok2 && ok4)
+	target("3-interface DEL p50 ≤ ⅓ of Multus's DEL p50", kDel50.median, mDel50.median/3, ok3 && ok5)
+	fmt.Fprintf(&b, "\n(`make bench`, %s)\n", took.Round(time.Second))
+	return b.String()
+}
+
+// machine describes where the table was measured.
+func machine() string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb float64
+		if _, err := fmt.Sscanf(string(data), "MemTotal: %f kB", &kb); err == nil {
+			mem = fmt.Sprintf(", %.0f GiB", kb/(1<<20))
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("Machine: %d cores (%s)%s, Linux %s, %s, measured %s.\n", runtime.NumCPU(), cpu, mem,
+		strings.TrimSpace(string(kernel)), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+}
+
+const (
+	beginMarker = "<!-- make bench: begin (generated by tests/cmd/kontrail-bench; do not edit) -->"
+	endMarker   = "<!-- make bench: end -->"
+)
+
+// writeSection replaces the text between the markers of path (appended at
+// its end the first time).
+func writeSection(path, section string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	text := string(data)
+	block := beginMarker + "\n" + section + endMarker
+	i, j := strings.Index(text, beginMarker), strings.Index(text, endMarker)
+	if i >= 0 && j > i {
+		text = text[:i] + block + text[j+len(endMarker):]
+	} else {
+		text = strings.TrimRight(text, "\n") + "\n\n## make bench\n\n" + block + "\n"
+	}
+	return os.WriteFile(path, []byte(text), 0o644)
+}
