@@ -16,6 +16,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/testutils"
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
@@ -57,7 +58,8 @@ func BenchmarkCNIAddDel(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	ns1, cleanup, err := nodes.Fabric([]string{"bench-node"}, dir)
+	run := nextRun()
+	ns1, cleanup, err := nodes.Fabric([]string{fmt.Sprintf("bench-node-%d", run)}, dir)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,11 +90,11 @@ func BenchmarkCNIAddDel(b *testing.B) {
 		nad := &nadv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: n.name,
 			Annotations: map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "` + n.cidr + `"}`}},
 			Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: `{"cniVersion": "1.0.0", "type": "contrail-k8s-cni"}`}}
-		if err := e.Client.Create(ctx, nad); err != nil {
+		if err := e.Client.Create(ctx, nad); err != nil && !apierrors.IsAlreadyExists(err) {
 			b.Fatal(err)
 		}
 	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "cni-bench",
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("cni-bench-%d", run),
 		Annotations: map[string]string{nadv1.NetworkAttachmentAnnot: "cni-a,cni-b"}},
 		Spec: corev1.PodSpec{NodeName: node.Name, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
 	if err := e.Client.Create(ctx, pod); err != nil {

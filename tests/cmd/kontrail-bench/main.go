@@ -45,6 +45,11 @@ func run(repo string, count, samples int, doc string) error {
 	if err := goBench(filepath.Join(repo, "tests"), pattern, fmt.Sprintf("%dx", samples), count, results); err != nil {
 		return err
 	}
+	for _, bench := range []string{"BenchmarkCNIAddDel", "BenchmarkMultusAddDel", "BenchmarkBridgeAddDel"} {
+		if got := len(results[bench]["samples"]); got != count {
+			return fmt.Errorf("%s ran %d of %d times (see its output above)", bench, got, count)
+		}
+	}
 	table := render(results, count, time.Since(start))
 	fmt.Print(table)
 	if doc == "" {
@@ -130,7 +135,8 @@ func render(r results, count int, took time.Duration) string {
 	b.WriteString("| --- | --- | --- | --- |\n")
 	rows := []struct{ label, metric string }{
 		{"ADD p50", "p50-add-ms"}, {"ADD p90", "p90-add-ms"}, {"ADD p99", "p99-add-ms"},
-		{"DEL p50", "p50-del-ms"}, {"DEL p99", "p99-del-ms"}, {"samples per repetition", "samples"},
+		{"DEL p50", "p50-del-ms"}, {"DEL p99", "p99-del-ms"}, {"ADD+DEL p50, back to back", "p50-add+del-ms"},
+		{"samples per repetition", "samples"},
 	}
 	cell := func(bench, metric string) string {
 		if s, ok := r.stat(bench, metric); ok {
