@@ -37,46 +37,11 @@ func BenchmarkCNIAddDel(b *testing.B) {
 	}
 	e := controlPlane(b)
 	ctx := context.Background()
-	stopKM, err := e.StartKubemanager(ctx, kubemanager.Config{ClusterName: "cnibench", PodNetwork: "default-podnetwork",
-		ServiceNetwork: "default-servicenetwork", EnableNAD: true, PodV4Subnet: "10.244.0.0/16", ServiceV4Subnet: "10.0.0.0/24", Workers: 8})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = stopKM() }()
-
-	dir := b.TempDir()
-	agentBin, pluginBin := filepath.Join(dir, "kontrail-vrouter-agent"), filepath.Join(dir, "contrail-k8s-cni")
-	for _, t := range []struct{ module, pkg, out string }{{"vrouter", "./cmd/agent", agentBin}, {"cni", "./cmd/contrail-k8s-cni", pluginBin}} {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", t.out, t.pkg)
-		cmd.Dir, cmd.Env = filepath.Join(e.RepoRoot, t.module), append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("build %s: %v\n%s", t.pkg, err, out)
-		}
-	}
+	run := nextRun()
+	ns1, pluginBin := kontrailNodes(b, "cnibench", 16443, fmt.Sprintf("bench-node-%d", run))
+	node := ns1[0]
 	info, err := os.Stat(pluginBin)
 	if err != nil {
-		b.Fatal(err)
-	}
-
-	run := nextRun()
-	ns1, cleanup, err := nodes.Fabric([]string{fmt.Sprintf("bench-node-%d", run)}, dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cleanup()
-	node := ns1[0]
-	host, _ := url.Parse(e.Config.Host)
-	kubeconfig := filepath.Join(dir, "agent.kubeconfig")
-	if err := nodes.AgentKubeconfig(e.Environment, kubeconfig, 16443); err != nil {
-		b.Fatal(err)
-	}
-	if err := node.ForwardAPI(host.Host, 16443); err != nil {
-		b.Fatal(err)
-	}
-	if err := node.Register(ctx, e.Client); err != nil {
-		b.Fatal(err)
-	}
-	if err := node.StartAgent(nodes.AgentOptions{Binary: agentBin, Plugin: pluginBin, Kubeconfig: kubeconfig, ClusterName: "cnibench"}); err != nil {
 		b.Fatal(err)
 	}
 	wait, cancel := context.WithTimeout(ctx, time.Minute)
@@ -110,7 +75,7 @@ func BenchmarkCNIAddDel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cninet := libcni.NewCNIConfigWithCacheDir([]string{node.BinDir}, filepath.Join(dir, "cni-cache"), nil)
+	cninet := libcni.NewCNIConfigWithCacheDir([]string{node.BinDir}, filepath.Join(node.Dir, "cni-cache"), nil)
 	rt := &libcni.RuntimeConf{ContainerID: "cni-bench-sandbox", NetNS: podNS.Path(), IfName: "eth0",
 		Args: [][2]string{{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod.Name}, {"K8S_POD_UID", string(pod.UID)}}}
 	// The first ADD waits for kubemanager and the controller: timeAddDel
@@ -151,3 +116,51 @@ func percentile(ds []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// kontrailNodes runs kubemanager (cluster clusterName) and, per name, a
+// node (network namespace on a shared fabric) with a registered Node and
+// a vrouter agent reaching the control plane at 127.0.0.1:port; the agent
+// and plugin are built from this repository. It returns the nodes and the
+// plugin's path; everything stops with the benchmark.
+func kontrailNodes(b *testing.B, clusterName string, port int, names ...string) ([]*nodes.Node, string) {
+	b.Helper()
+	e := controlPlane(b)
+	ctx := context.Background()
+	stopKM, err := e.StartKubemanager(ctx, kubemanager.Config{ClusterName: clusterName, PodNetwork: "default-podnetwork",
+		ServiceNetwork: "default-servicenetwork", EnableNAD: true, PodV4Subnet: "10.244.0.0/16", ServiceV4Subnet: "10.0.0.0/24", Workers: 8})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stopKM() })
+	dir := b.TempDir()
+	agentBin, pluginBin := filepath.Join(dir, "kontrail-vrouter-agent"), filepath.Join(dir, "contrail-k8s-cni")
+	for _, t := range []struct{ module, pkg, out string }{{"vrouter", "./cmd/agent", agentBin}, {"cni", "./cmd/contrail-k8s-cni", pluginBin}} {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", t.out, t.pkg)
+		cmd.Dir, cmd.Env = filepath.Join(e.RepoRoot, t.module), append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("build %s: %v\n%s", t.pkg, err, out)
+		}
+	}
+	ns, cleanup, err := nodes.Fabric(names, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cleanup)
+	host, _ := url.Parse(e.Config.Host)
+	kubeconfig := filepath.Join(dir, "agent.kubeconfig")
+	if err := nodes.AgentKubeconfig(e.Environment, kubeconfig, port); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range ns {
+		if err := n.ForwardAPI(host.Host, port); err != nil {
+			b.Fatal(err)
+		}
+		if err := n.Register(ctx, e.Client); err != nil {
+			b.Fatal(err)
+		}
+		if err := n.StartAgent(nodes.AgentOptions{Binary: agentBin, Plugin: pluginBin, Kubeconfig: kubeconfig, ClusterName: clusterName}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ns, pluginBin
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -325,7 +326,8 @@ func (a *Agent) forgetVanishedPorts(ctx context.Context) {
 // desired computes the dataplane's state; networks it cannot describe
 // (not found, no VNI yet) are left out and reported.
 func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.State, []error) {
-	state := dataplane.State{FabricIP: a.fabricIP, FabricLink: a.fabricLink, VxlanPort: a.cfg.VxlanPort, MTU: a.mtu, Keep: a.pendingPorts()}
+	state := dataplane.State{FabricIP: a.fabricIP, FabricLink: a.fabricLink, VxlanPort: a.cfg.VxlanPort, MTU: a.mtu, Keep: a.pendingPorts(),
+		StillWanted: a.stillWanted}
 	byNetwork := map[string][]string{}
 	for _, p := range ports {
 		byNetwork[p.Network] = append(byNetwork[p.Network], p.HostIfName)
@@ -471,6 +473,16 @@ func (a *Agent) publish(ctx context.Context, ports []agentapi.Port, programErr e
 		return fmt.Errorf("failed to publish the status of VirtualRouter %s: %w", vr.Name, err)
 	}
 	return nil
+}
+
+// stillWanted says whether a host end is pending or a known port now.
+// The plugin's report adds the port before it settles the pending name,
+// so asking in this order never misses one that is in between.
+func (a *Agent) stillWanted(name string) bool {
+	if slices.Contains(a.pendingPorts(), name) {
+		return true
+	}
+	return slices.ContainsFunc(a.ports.List(), func(p agentapi.Port) bool { return p.HostIfName == name })
 }
 
 // expectPorts notes the host ends the plugin is about to make.

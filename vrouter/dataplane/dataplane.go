@@ -38,6 +38,10 @@ type State struct {
 	// Keep are host ends being plugged: made by the plugin, not yet
 	// reported. Reconcile leaves them alone.
 	Keep []string
+	// StillWanted, when set, is asked about each of Kontrail's links
+	// Reconcile is about to remove, at that moment: a host end the plugin
+	// made (or reported) after the state was computed is kept.
+	StillWanted func(name string) bool
 	// Router routes between networks (router.go); nil: no routing.
 	Router *Router
 }
@@ -107,7 +111,7 @@ func Reconcile(s State) error {
 		name := l.Attrs().Name
 		owned := strings.HasPrefix(name, BridgePrefix) || strings.HasPrefix(name, VxlanPrefix) ||
 			((strings.HasPrefix(name, PortPrefix) || strings.HasPrefix(name, LegPrefix)) && l.Type() == "veth")
-		if owned && !want[name] {
+		if owned && !want[name] && (s.StillWanted == nil || !s.StillWanted(name)) {
 			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
 				errs = append(errs, fmt.Errorf("failed to remove %s: %w", name, err))
 			}

@@ -174,6 +174,15 @@ func TestReconcileBuildsRepairsAndRemoves(t *testing.T) {
 			t.Errorf("FDB of kvx5 = %v, want %v", got, want)
 		}
 
+		t.Log("a host end made after the state was computed (the plugin's, just now) stays while still wanted")
+		port(t, "kv00000000009", "pod9")
+		late := State{FabricIP: state.FabricIP, FabricLink: "fabric0", VxlanPort: 4789, MTU: 1450,
+			Networks: state.Networks, StillWanted: func(name string) bool { return name == "kv00000000009" }}
+		must(t, Reconcile(late))
+		if !slices.Contains(links(t), "kv00000000009") {
+			t.Error("a host end still wanted at removal time was removed")
+		}
+
 		t.Log("nothing wanted: everything Kontrail made goes, the rest stays")
 		must(t, Reconcile(State{FabricIP: state.FabricIP, FabricLink: "fabric0", VxlanPort: 4789, MTU: 1450}))
 		// Deleting a host end deletes its peer too.

@@ -45,9 +45,18 @@ func run(repo string, count, samples int, doc string) error {
 	if err := goBench(filepath.Join(repo, "tests"), pattern, fmt.Sprintf("%dx", samples), count, results); err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "running BenchmarkThroughput (iperf3, %d s per run), %d× ...\n", 10, count)
+	if err := goBench(filepath.Join(repo, "tests"), "^BenchmarkThroughput$", "1x", count, results); err != nil {
+		return err
+	}
 	for _, bench := range []string{"BenchmarkCNIAddDel", "BenchmarkMultusAddDel", "BenchmarkBridgeAddDel"} {
 		if got := len(results[bench]["samples"]); got != count {
 			return fmt.Errorf("%s ran %d of %d times (see its output above)", bench, got, count)
+		}
+	}
+	for _, path := range throughputPaths {
+		if got := len(results["BenchmarkThroughput/"+path.bench]["gbit/s-1stream"]); got != count {
+			return fmt.Errorf("BenchmarkThroughput/%s ran %d of %d times (see its output above)", path.bench, got, count)
 		}
 	}
 	table := render(results, count, time.Since(start))
@@ -61,7 +70,7 @@ func run(repo string, count, samples int, doc string) error {
 // results: benchmark -> metric -> one value per repetition.
 type results map[string]map[string][]float64
 
-var benchLine = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?\s+\d+\s+(.*)$`)
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
 
 // goBench runs `go test -bench` in dir and collects every reported metric.
 func goBench(dir, pattern, benchtime string, count int, into results) error {
@@ -93,6 +102,14 @@ func goBench(dir, pattern, benchtime string, count int, into results) error {
 		}
 	}
 	return nil
+}
+
+// throughputPaths are BenchmarkThroughput's sub-benchmarks, in table order.
+var throughputPaths = []struct{ bench, label string }{
+	{"veth", "plain veth pair between two namespaces (the limit)"},
+	{"hand-built-overlay", "hand-built bridge + VXLAN, across nodes, MTU 1450 (the naive design)"},
+	{"kontrail-same-node", "Kontrail, same node"},
+	{"kontrail-cross-node", "Kontrail, across nodes (VXLAN overlay, MTU 1450)"},
 }
 
 // stat is the median, min and max of a metric's repetitions.
@@ -153,17 +170,7 @@ func render(r results, count int, took time.Duration) string {
 	}
 
 	b.WriteString("\n| target | measured | met |\n| --- | --- | --- |\n")
-	target := func(name string, got, limit float64, ok bool) {
-		if !ok {
-			fmt.Fprintf(&b, "| %s | – | not measured |\n", name)
-			return
-		}
-		met := "met"
-		if got > limit {
-			met = "**not met**"
-		}
-		fmt.Fprintf(&b, "| %s | %s ≤ %s | %s |\n", name, num(got), num(limit), met)
-	}
+	target := func(name string, got, limit float64, ok bool) { check(&b, name, got, limit, ok, true) }
 	kAdd50, ok1 := r.stat("BenchmarkCNIAddDel", "p50-add-ms")
 	kAdd99, ok2 := r.stat("BenchmarkCNIAddDel", "p99-add-ms")
 	kDel50, ok3 := r.stat("BenchmarkCNIAddDel", "p50-del-ms")
@@ -172,8 +179,48 @@ func render(r results, count int, took time.Duration) string {
 	target("3-interface ADD p50 ≤ ⅓ of Multus's ADD p50", kAdd50.median, mAdd50.median/3, ok1 && ok4)
 	target("3-interface ADD p99 ≤ Multus's ADD p50", kAdd99.median, mAdd50.median, ok2 && ok4)
 	target("3-interface DEL p50 ≤ ⅓ of Multus's DEL p50", kDel50.median, mDel50.median/3, ok3 && ok5)
+	b.WriteString("\n| TCP throughput pod to pod, Gbit/s (iperf3, 10 s) | 1 stream | 4 streams | share of plain veth (1 / 4 streams) |\n| --- | --- | --- | --- |\n")
+	veth1, okV1 := r.stat("BenchmarkThroughput/veth", "gbit/s-1stream")
+	veth4, okV4 := r.stat("BenchmarkThroughput/veth", "gbit/s-4stream")
+	for _, path := range throughputPaths {
+		s1, ok1 := r.stat("BenchmarkThroughput/"+path.bench, "gbit/s-1stream")
+		s4, ok4 := r.stat("BenchmarkThroughput/"+path.bench, "gbit/s-4stream")
+		if !ok1 || !ok4 {
+			fmt.Fprintf(&b, "| %s | – | – | – |\n", path.label)
+			continue
+		}
+		share := "–"
+		if okV1 && okV4 {
+			share = fmt.Sprintf("%.2f / %.2f", s1.median/veth1.median, s4.median/veth4.median)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", path.label, s1, s4, share)
+	}
+	b.WriteString("\n| target | measured | met |\n| --- | --- | --- |\n")
+	atLeast := func(name string, got, floor float64, ok bool) { check(&b, name, got, floor, ok, false) }
+	k1, okK := r.stat("BenchmarkThroughput/kontrail-cross-node", "gbit/s-1stream")
+	h1, okH := r.stat("BenchmarkThroughput/hand-built-overlay", "gbit/s-1stream")
+	atLeast("cross-node, 1 stream ≥ the hand-built overlay's", k1.median, h1.median, okK && okH)
+	atLeast("cross-node, 1 stream ≥ 70% of plain veth (the aim)", k1.median, 0.7*veth1.median, okK && okV1)
 	fmt.Fprintf(&b, "\n(`make bench`, %s)\n", took.Round(time.Second))
 	return b.String()
+}
+
+// check writes a target's row: got against limit, at most (atMost) or at
+// least.
+func check(b *strings.Builder, name string, got, limit float64, ok, atMost bool) {
+	if !ok {
+		fmt.Fprintf(b, "| %s | – | not measured |\n", name)
+		return
+	}
+	op, met := "≤", got <= limit
+	if !atMost {
+		op, met = "≥", got >= limit
+	}
+	verdict := "met"
+	if !met {
+		verdict = "**not met**"
+	}
+	fmt.Fprintf(b, "| %s | %s %s %s | %s |\n", name, num(got), op, num(limit), verdict)
 }
 
 // machine describes where the table was measured.
