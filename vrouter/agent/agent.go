@@ -28,8 +28,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	"github.com/kontrail/kontrail/cni/agentapi"
 	"github.com/kontrail/kontrail/vrouter/dataplane"
 )
