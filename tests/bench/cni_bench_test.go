@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
-	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/containernetworking/plugins/pkg/testutils"
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,44 +63,18 @@ func BenchmarkCNIAddDel(b *testing.B) {
 	if err := e.Client.Create(ctx, pod); err != nil {
 		b.Fatal(err)
 	}
-	podNS, err := testutils.NewNS()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = podNS.Close(); _ = testutils.UnmountNS(podNS) }()
-
 	list, err := libcni.ConfListFromFile(conflist)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cninet := libcni.NewCNIConfigWithCacheDir([]string{node.BinDir}, filepath.Join(node.Dir, "cni-cache"), nil)
-	rt := &libcni.RuntimeConf{ContainerID: "cni-bench-sandbox", NetNS: podNS.Path(), IfName: "eth0",
-		Args: [][2]string{{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", pod.Name}, {"K8S_POD_UID", string(pod.UID)}}}
-	// The first ADD waits for kubemanager and the controller: timeAddDel
-	// does not time it.
-	timeAddDel(b, func() (add, del time.Duration, err error) {
-		err = node.NS.Do(func(ns.NetNS) error {
-			start := time.Now()
-			res, err := cninet.AddNetworkList(ctx, list, rt)
-			if err != nil {
-				return err
-			}
-			add = time.Since(start)
-			if res == nil {
-				return fmt.Errorf("ADD returned no result")
-			}
-			start = time.Now()
-			if err := cninet.DelNetworkList(ctx, list, rt); err != nil {
-				return err
-			}
-			del = time.Since(start)
-			return nil
-		})
-		if err != nil {
-			err = fmt.Errorf("%w\n%s", err, node.AgentLog())
+	b.Cleanup(func() {
+		if b.Failed() {
+			b.Log(node.AgentLog())
 		}
-		return add, del, err
 	})
+	// The first ADD waits for kubemanager and the controller: plumb does
+	// not time it.
+	plumb(b, node, node.BinDir, node.Dir, list, pod, "cni-bench-sandbox")
 	b.ReportMetric(float64(info.Size())/(1<<20), "plugin-MiB")
 }
 

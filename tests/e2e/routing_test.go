@@ -30,24 +30,10 @@ spec:
 // routingPod is a busybox pod on network that may add routes (the
 // walkthrough's pods are privileged for that: NET_ADMIN is enough).
 func routingPod(namespace, name, network, node string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: %s
-  namespace: %s
-  annotations:
-    k8s.v1.cni.cncf.io/networks: %s
-spec:
-  nodeName: %s
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: busybox
-    image: busybox
-    command: ["sleep", "3600"]
-    securityContext:
+	return sleeper(namespace, name, network, node) + `    securityContext:
       capabilities:
         add: ["NET_ADMIN"]
-`, name, namespace, network, node)
+`
 }
 
 // routeVia adds, in a pod, the route to another network's subnet through

@@ -72,24 +72,28 @@ func links(t *testing.T) []string {
 	return out
 }
 
+// fdb lists the VXLAN device's own entries on dev ("MAC dst").
 func fdb(t *testing.T, dev string) []string {
-	t.Helper()
-	l, err := netlink.LinkByName(dev)
-	must(t, err)
-	ns, err := netlink.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
-	must(t, err)
-	var out []string
-	for _, n := range ns {
-		if n.IP != nil {
-			out = append(out, n.HardwareAddr.String()+" "+n.IP.String())
+	return fdbEntries(t, dev, func(n netlink.Neigh) string {
+		if n.IP == nil {
+			return ""
 		}
-	}
-	sort.Strings(out)
-	return out
+		return n.HardwareAddr.String() + " " + n.IP.String()
+	})
 }
 
 // bridgeFDB lists the bridge's static entries on port dev.
 func bridgeFDB(t *testing.T, dev string) []string {
+	return fdbEntries(t, dev, func(n netlink.Neigh) string {
+		if n.MasterIndex == 0 || n.State != netlink.NUD_NOARP {
+			return ""
+		}
+		return n.HardwareAddr.String()
+	})
+}
+
+// fdbEntries lists dev's forwarding entries that show says something of.
+func fdbEntries(t *testing.T, dev string, show func(netlink.Neigh) string) []string {
 	t.Helper()
 	l, err := netlink.LinkByName(dev)
 	must(t, err)
@@ -97,8 +101,8 @@ func bridgeFDB(t *testing.T, dev string) []string {
 	must(t, err)
 	var out []string
 	for _, n := range ns {
-		if n.MasterIndex != 0 && n.State == netlink.NUD_NOARP {
-			out = append(out, n.HardwareAddr.String())
+		if s := show(n); s != "" {
+			out = append(out, s)
 		}
 	}
 	sort.Strings(out)
