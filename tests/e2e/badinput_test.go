@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,13 +16,17 @@ import (
 // state, a Warning event), while the namespace's good pods keep working.
 var _ = Describe("Bad input, as a user meets it", Ordered, Label("bad-input"), func() {
 	const ns = "bad"
-	var goodIP string
+	var goodIP, goodMAC string
 
 	BeforeAll(func() {
 		k("create", "namespace", ns)
 		apply(cidrNAD(ns, "good", "10.90.0.0/24"))
 		apply(sleeper(ns, "good-1", "good", node1) + "---\n" + sleeper(ns, "good-2", "good", node2))
-		goodIP = ipOn(networkStatus(ns, "good-2"), ns+"/good")
+		for _, st := range networkStatus(ns, "good-2") {
+			if st.Name == ns+"/good" {
+				goodIP, goodMAC = st.IPs[0], st.Mac
+			}
+		}
 		Eventually(func() bool { return pings(ns, "good-1", goodIP) }, "20s").Should(BeTrue())
 	})
 
@@ -42,6 +47,14 @@ var _ = Describe("Bad input, as a user meets it", Ordered, Label("bad-input"), f
 		Entry("Subnet: malformed CIDR", subnet("s1", "cidr: 10.9.0.0/33"), "spec.cidr"),
 		Entry("Subnet: a /31 with a gateway", subnet("s2", "cidr: 10.9.0.0/31\n  defaultGateway: 10.9.0.1"), "/30 or shorter"),
 		Entry("Subnet: gateway outside the CIDR", subnet("s3", "cidr: 10.9.0.0/24\n  defaultGateway: 10.8.0.1"), "defaultGateway must be inside cidr"),
+		Entry("Subnet: overlapping another Subnet of the same network", `apiVersion: core.contrail.juniper.net/v1alpha1
+kind: Subnet
+metadata:
+  name: good-extra
+  namespace: bad
+  labels: {core.juniper.net/parent-virtualnetwork: good}
+spec: {cidr: 10.90.0.128/25}
+`, "spec.cidr", "overlaps Subnet good-v4 (10.90.0.0/24)"),
 		Entry("VirtualNetwork: malformed route target", `apiVersion: core.contrail.juniper.net/v1alpha1
 kind: VirtualNetwork
 metadata: {name: v1, namespace: bad}
@@ -126,7 +139,8 @@ spec:
 	// holds no interface or address.
 	DescribeTable("a pod whose networks cannot be plugged: its status annotation and events say why, and it holds nothing",
 		func(name, networks, want string) {
-			networks, want = strings.ReplaceAll(networks, "GOOD-IP", goodIP), strings.ReplaceAll(want, "GOOD-IP", goodIP)
+			good := strings.NewReplacer("GOOD-IP", goodIP, "GOOD-MAC", goodMAC)
+			networks, want = good.Replace(networks), good.Replace(want)
 			apply(sleeper(ns, name, networks, node1))
 			status := func() string {
 				return k("-n", ns, "get", "pod", name, "-o", `jsonpath={.metadata.annotations.juniper\.net/networks-status}`)
@@ -151,7 +165,73 @@ spec:
 		Entry("a static IP outside the network", "ip-outside", `[{"name": "good", "ips": ["10.99.0.5"]}]`, "10.99.0.5"),
 		Entry("a static IP already taken", "ip-taken", `[{"name": "good", "ips": ["GOOD-IP"]}]`, "GOOD-IP"),
 		Entry("an invalid MAC", "bad-mac", `[{"name": "good", "mac": "02:00:00:zz:00:01"}]`, "02:00:00:zz:00:01"),
+		Entry("a multicast MAC", "mcast-mac", `[{"name": "good", "mac": "01:00:5e:00:00:fb"}]`, `mac "01:00:5e:00:00:fb" is a multicast MAC`),
+		Entry("a MAC another pod holds", "mac-taken", `[{"name": "good", "mac": "GOOD-MAC"}]`, "requested MAC GOOD-MAC is taken"),
 	)
+
+	It("a network with no address left: the pod that finds it exhausted says so, holds nothing, and gets one when one is freed", func() {
+		apply(cidrNAD(ns, "tiny", "10.88.0.0/29"))
+		var pods []string
+		for i := range 6 {
+			name := fmt.Sprintf("tiny-%d", i)
+			pods = append(pods, name)
+			apply(sleeper(ns, name, "tiny", node1))
+		}
+		status := func(pod string) string {
+			return k("-n", ns, "get", "pod", pod, "-o", `jsonpath={.metadata.annotations.juniper\.net/networks-status}`)
+		}
+		failed := func() (out []string) {
+			for _, p := range pods {
+				if strings.Contains(status(p), "is exhausted") {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+		ready := func() int {
+			return strings.Count(k("-n", ns, "get", "pods", "-o",
+				`jsonpath={range .items[?(@.status.phase=="Running")]}{.metadata.name}{"\n"}{end}`), "tiny-")
+		}
+		Eventually(func() []string { return failed() }, "60s").ShouldNot(BeEmpty())
+		exhausted := failed()[0]
+		Expect(status(exhausted)).To(MatchRegexp(`^failure: .*Subnet bad/tiny-v4 \(10\.88\.0\.0/29\) is exhausted`))
+		Eventually(func() string { return warnings("Pod", exhausted) }, "30s").Should(ContainSubstring("is exhausted"))
+		uid := k("-n", ns, "get", "pod", exhausted, "-o", "jsonpath={.metadata.uid}")
+		Eventually(func() string {
+			return k("get", "vm,vmi,iip", "-A", "-l", "kube-manager.juniper.net/pod-uid="+uid, "-o", "name")
+		}, "30s").Should(BeEmpty(), "the pod waiting for an address holds nothing")
+
+		By("a pod of the network goes: a waiting pod gets the freed address at its next try")
+		Eventually(ready, "60s").Should(Equal(len(pods) - len(failed())))
+		before := ready()
+		for _, p := range pods {
+			if !slices.Contains(failed(), p) {
+				k("-n", ns, "delete", "pod", p, "--wait=true")
+				pods = slices.DeleteFunc(pods, func(s string) bool { return s == p })
+				break
+			}
+		}
+		Eventually(ready, "120s").Should(Equal(before))
+		for _, p := range pods {
+			k("-n", ns, "delete", "pod", p, "--ignore-not-found", "--wait=true")
+		}
+		k("-n", ns, "delete", "net-attach-def", "tiny", "--wait=true")
+	})
+
+	It("a second Kubemanager: Degraded DuplicateKubemanager, the first one stays Available", func() {
+		apply(`apiVersion: configplane.juniper.net/v1alpha1
+kind: Kubemanager
+metadata: {name: second, namespace: contrail-system}
+spec: {clusterName: second, podV4Subnet: 10.244.0.0/16}
+`)
+		Eventually(func() string {
+			return k("-n", "contrail-system", "get", "kubemanager", "second", "-o",
+				`jsonpath={.status.conditions[?(@.type=="Degraded")].reason}: {.status.conditions[?(@.type=="Degraded")].message}`)
+		}, "30s").Should(And(HavePrefix("DuplicateKubemanager: "), ContainSubstring("only one Kubemanager per cluster is supported and contrail/contrail-k8s-kubemanager is already there")))
+		Expect(k("-n", "contrail-system", "get", "deployments", "-o", "name")).NotTo(ContainSubstring("second"))
+		k("-n", "contrail-system", "delete", "kubemanager", "second", "--wait=true", "--timeout=1m")
+		Expect(theLab.WaitAvailable(context.Background(), time.Minute)).To(Succeed())
+	})
 
 	It("an image that never comes: the Kubemanager is Degraded with the reason, the running kubemanager keeps serving", func() {
 		const kmNS, km = "contrail", "contrail-k8s-kubemanager"

@@ -63,6 +63,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	if install == lab.InstallBundle {
 		name, subnet = "klabb", "10.94.0"
 	}
+	if v := os.Getenv("E2E_LAB"); v != "" { // another lab beside make test's (name,subnet)
+		name, subnet, _ = strings.Cut(v, ",")
+	}
 	theLab = &lab.Lab{Name: name, Dir: labDir, K8sBin: filepath.Join(repo, "bin", "k8s"), Subnet: subnet}
 	node1, node2 = theLab.NodeName(1), theLab.NodeName(2)
 	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
