@@ -174,7 +174,9 @@ func (l *Lab) startRegistry(ctx context.Context) error {
 		"--images", l.path("images"), "--ready-file", ready); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, time.Minute, func() bool { _, err := os.Stat(ready); return err == nil }); err != nil {
+	// It loads every tarball before it is ready: on a busy machine (two labs
+	// up at once on two cores) that took over a minute once.
+	if err := waitFor(ctx, 3*time.Minute, func() bool { _, err := os.Stat(ready); return err == nil }); err != nil {
 		return fmt.Errorf("the registry did not start (see %s)", l.path("logs", "registry.log"))
 	}
 	return nil
