@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,11 +72,35 @@ func BenchmarkCNIAddDel(b *testing.B) {
 		if b.Failed() {
 			b.Log(node.AgentLog())
 		}
+		// BENCH_AGENT_LOG=file keeps the agent's debug log (its timings).
+		if path := os.Getenv("BENCH_AGENT_LOG"); path != "" {
+			_ = os.WriteFile(path, []byte(node.AgentLog()), 0o644)
+		}
 	})
 	// The first ADD waits for kubemanager and the controller: plumb does
 	// not time it.
 	plumb(b, node, node.BinDir, node.Dir, list, pod, "cni-bench-sandbox")
 	b.ReportMetric(float64(info.Size())/(1<<20), "plugin-MiB")
+	b.ReportMetric(ms(pluginStartup(b, pluginBin)), "plugin-startup-ms")
+}
+
+// pluginStartup is the median time of 50 runs of the plugin answering
+// VERSION: its start-up (exec, Go runtime, flag and config parsing), the
+// part of every ADD and DEL that is not work.
+func pluginStartup(b *testing.B, plugin string) time.Duration {
+	b.Helper()
+	var runs []time.Duration
+	for range 50 {
+		cmd := exec.Command(plugin)
+		cmd.Env = []string{"CNI_COMMAND=VERSION"}
+		cmd.Stdin = strings.NewReader(`{"cniVersion": "1.0.0"}`)
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s VERSION: %v: %s", plugin, err, out)
+		}
+		runs = append(runs, time.Since(start))
+	}
+	return percentile(runs, 50)
 }
 
 func percentile(ds []time.Duration, p int) time.Duration {

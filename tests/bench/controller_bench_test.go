@@ -22,34 +22,64 @@ import (
 )
 
 var (
-	envOnce sync.Once
-	env     *testenv.Env
-	envErr  error
+	envMu sync.Mutex
+	env   *testenv.Env
+	// stack is how the components run against env in this process: the
+	// first benchmark to ask decides, and one that needs the other way
+	// skips (make bench runs those in processes of their own).
+	stack string
 )
 
-// controlPlane starts the control plane, the webhooks and the controller
-// once, for every benchmark of the run.
+const (
+	inProcess = "the controller in the benchmark process"
+	processes = "the controller, kubemanager and agents as processes"
+)
+
+// sharedEnv starts the control plane and the apiserver component's
+// webhooks once per process; the components are up to the caller.
+func sharedEnv(b *testing.B, want string) *testenv.Env {
+	b.Helper()
+	envMu.Lock()
+	defer envMu.Unlock()
+	if stack != "" && stack != want {
+		b.Skipf("this process runs %s; this benchmark needs %s: run it alone (go test -bench '^%s$')", stack, want, b.Name())
+	}
+	if env == nil {
+		e, err := testenv.Start("../..")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.StartWebhookServer(context.Background()); err != nil {
+			_ = e.Stop()
+			b.Fatal(err)
+		}
+		env = e
+	}
+	stack = want
+	return env
+}
+
+var controllerOnce sync.Once
+
+// controlPlane is the shared control plane with the controller running in
+// the benchmark's process (16 workers), for every benchmark of the run.
 func controlPlane(b *testing.B) *testenv.Env {
 	b.Helper()
-	envOnce.Do(func() {
-		env, envErr = testenv.Start("../..")
-		if envErr != nil {
-			return
-		}
-		if _, envErr = env.StartWebhookServer(context.Background()); envErr != nil {
-			return
-		}
-		_, envErr = env.StartController(context.Background(), controllers.Options{AutonomousSystem: 64512, Workers: 16})
+	e := sharedEnv(b, inProcess)
+	var err error
+	controllerOnce.Do(func() {
+		_, err = e.StartController(context.Background(), controllers.Options{AutonomousSystem: 64512, Workers: 16})
 	})
-	if envErr != nil {
-		b.Fatal(envErr)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return env
+	return e
 }
 
 func TestMain(m *testing.M) {
 	logf.SetLogger(logr.Discard())
 	code := m.Run()
+	stopStack()
 	if env != nil {
 		_ = env.Stop()
 	}

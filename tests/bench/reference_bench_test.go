@@ -174,10 +174,7 @@ func plumb(b *testing.B, node *nodes.Node, bin, dir string, list *libcni.Network
 		b.Fatal(err)
 	}
 	defer func() { _ = podNS.Close(); _ = testutils.UnmountNS(podNS) }()
-	// Multus logs its pod events on stderr: kept out of the benchmark's
-	// output, whose result lines `make bench` reads.
-	quiet := &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: io.Discard}, PluginDecoder: version.PluginDecoder{}}
-	cninet := libcni.NewCNIConfigWithCacheDir([]string{bin}, filepath.Join(dir, "cni-cache"), quiet)
+	cninet := libcni.NewCNIConfigWithCacheDir([]string{bin}, filepath.Join(dir, "cni-cache"), quietExec())
 	rt := &libcni.RuntimeConf{ContainerID: sandbox, NetNS: podNS.Path(), IfName: "eth0",
 		Args: [][2]string{{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", pod.Namespace}, {"K8S_POD_NAME", pod.Name},
 			{"K8S_POD_INFRA_CONTAINER_ID", sandbox}, {"K8S_POD_UID", string(pod.UID)}}}
@@ -201,6 +198,13 @@ func plumb(b *testing.B, node *nodes.Node, bin, dir string, list *libcni.Network
 		})
 		return add, del, err
 	})
+}
+
+// quietExec runs plugins with their stderr discarded: Multus logs its pod
+// events there, and the benchmark's output carries the result lines
+// `make bench` reads.
+func quietExec() *invoke.DefaultExec {
+	return &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: io.Discard}, PluginDecoder: version.PluginDecoder{}}
 }
 
 // timeAddDel runs addDel once untimed (the first ADD pays for caches and

@@ -108,10 +108,17 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 	out, _ := run("get", "pods", "-A", "-o", "wide")
 	AddReportEntry("pods", out)
-	for _, c := range []struct{ ns, selector string }{{"contrail", "app=contrail-k8s-kubemanager"}, {"contrail-system", "app=contrail-k8s-controller"}} {
-		logs, _ := run("-n", c.ns, "logs", "-l", c.selector, "--tail=40")
+	for _, c := range []struct{ ns, selector string }{{"contrail", "app=contrail-k8s-kubemanager"}, {"contrail-system", "app=contrail-k8s-controller"},
+		{"contrail", "app=contrail-vrouter-nodes"}} {
+		logs, _ := run("-n", c.ns, "logs", "-l", c.selector, "--tail=40", "--prefix")
 		AddReportEntry(c.selector, logs)
 	}
+	// What kubelet said of the pods that did not come up.
+	events, _ := run("get", "events", "-A", "--field-selector=type=Warning", "--sort-by=.lastTimestamp")
+	if lines := strings.Split(strings.TrimSpace(events), "\n"); len(lines) > 30 {
+		events = strings.Join(lines[len(lines)-30:], "\n")
+	}
+	AddReportEntry("warning events", events)
 })
 
 // run runs kubectl as the lab's admin; out holds stdout and stderr (as

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,9 +69,11 @@ type Agent struct {
 }
 
 // CacheOptions limit the agent's cache to what its node needs: its own
-// pods; networks, subnets and VirtualRouters are few and watched whole.
+// pods; networks, subnets and VirtualRouters are few and watched whole;
+// interfaces and addresses are watched whole too (a pod's are made before
+// it is scheduled, so they carry no node), without their managed fields.
 func CacheOptions(node string) cache.Options {
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields(), ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", node)},
 	}}
 }
@@ -86,7 +89,11 @@ func New(mgr manager.Manager, cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, cache: mgr.GetCache(), client: mgr.GetClient(), api: mgr.GetAPIReader(), ports: ports, metrics: newMetrics(),
 		kick: make(chan struct{}, 1), readyReason: "starting", pending: map[string]time.Time{}, lastUsed: map[string]time.Time{}}
-	a.resolver = &resolver{node: cfg.NodeName, cache: mgr.GetClient(), api: mgr.GetAPIReader(), poll: 250 * time.Millisecond, failureGrace: 5 * time.Second}
+	if err := indexByPodUID(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
+	a.resolver = &resolver{node: cfg.NodeName, cache: mgr.GetClient(), podChanged: newSignals(),
+		poll: 250 * time.Millisecond, failureGrace: 5 * time.Second}
 	if err := mgr.Add(a); err != nil {
 		return nil, err
 	}
@@ -125,6 +132,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		if err := a.watch(ctx, obj); err != nil {
 			return err
 		}
+	}
+	if err := a.watchPods(ctx); err != nil {
+		return err
 	}
 	l, err := listen(a.cfg.Socket)
 	if err != nil {
@@ -179,6 +189,41 @@ func (a *Agent) watch(ctx context.Context, obj client.Object) error {
 		DeleteFunc: func(any) { a.trigger() },
 	})
 	return err
+}
+
+// watchPods wakes the plugin's waits when their pod, or one of its
+// interfaces or addresses, changes: the pod's network-status and the
+// allocations it reports reach the cache by different watches, in either
+// order.
+func (a *Agent) watchPods(ctx context.Context) error {
+	notify := func(obj any) {
+		o, ok := obj.(client.Object)
+		if !ok {
+			return
+		}
+		key := types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+		if _, isPod := o.(*corev1.Pod); !isPod {
+			ns, name, ok := cutNamespace(o.GetAnnotations()[annotationPod])
+			if !ok {
+				return
+			}
+			key = types.NamespacedName{Namespace: ns, Name: name}
+		}
+		a.resolver.podChanged.notify(key)
+	}
+	for _, obj := range []client.Object{&corev1.Pod{}, &corev1alpha1.VirtualMachineInterface{}, &corev1alpha1.InstanceIP{}} {
+		informer, err := a.cache.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("failed to watch %T: %w", obj, err)
+		}
+		if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    notify,
+			UpdateFunc: func(_, obj any) { notify(obj) },
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // findFabric picks the overlay's interface and address: --fabric-interface,

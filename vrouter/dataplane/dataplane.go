@@ -103,7 +103,7 @@ func Reconcile(s State) error {
 			errs = append(errs, err)
 		}
 	}
-	links, err := netlink.LinkList()
+	links, err := dump(netlink.LinkList)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
@@ -179,7 +179,7 @@ func ensureBridge(name string, mtu int) (netlink.Link, error) {
 }
 
 func ensureAddrs(l netlink.Link, cidrs []string) error {
-	have, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+	have, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(l, netlink.FAMILY_ALL) })
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func ensureFDB(vx netlink.Link, remotes []Remote) error {
 		want[fdbKey{zeroMAC.String(), r.NodeIP.String()}] = true
 		want[fdbKey{r.MAC.String(), ""}] = true
 	}
-	have, err := netlink.NeighList(vx.Attrs().Index, unix.AF_BRIDGE)
+	have, err := dump(func() ([]netlink.Neigh, error) { return netlink.NeighList(vx.Attrs().Index, unix.AF_BRIDGE) })
 	if err != nil {
 		return fmt.Errorf("failed to list the FDB of %s: %w", vx.Attrs().Name, err)
 	}
@@ -322,3 +322,18 @@ func ensureFDB(vx netlink.Link, remotes []Remote) error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// dump reads a netlink table again when the kernel interrupted the dump
+// (the table changed while it was read: the plugin makes and deletes
+// veths at any time, and netlink then returns partial results with
+// ErrDumpInterrupted); a reconcile must not act on half a table.
+func dump[T any](list func() (T, error)) (T, error) {
+	var out T
+	var err error
+	for range 5 {
+		if out, err = list(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return out, err
+}

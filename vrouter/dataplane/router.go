@@ -299,7 +299,9 @@ func ensureTable(h *netlink.Handle, n RoutedNetwork, leg netlink.Link, legs map[
 			add(p, other)
 		}
 	}
-	have, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
+	have, err := dump(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: table}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return err
 	}
@@ -329,7 +331,7 @@ func ensureNeighbors(h *netlink.Handle, leg netlink.Link, neighbors []Neighbor) 
 			want[n.IP.String()] = n.MAC
 		}
 	}
-	have, err := h.NeighList(leg.Attrs().Index, netlink.FAMILY_V4)
+	have, err := dump(func() ([]netlink.Neigh, error) { return h.NeighList(leg.Attrs().Index, netlink.FAMILY_V4) })
 	if err != nil {
 		return err
 	}
@@ -359,7 +361,7 @@ func ensureNeighbors(h *netlink.Handle, leg netlink.Link, neighbors []Neighbor) 
 // ensureRules makes one rule per routed network, "iif kr<vni> lookup
 // <its table>", and removes the router's other rules into its tables.
 func ensureRules(h *netlink.Handle, networks []RoutedNetwork, want map[int]bool) error {
-	have, err := h.RuleList(netlink.FAMILY_V4)
+	have, err := dump(func() ([]netlink.Rule, error) { return h.RuleList(netlink.FAMILY_V4) })
 	if err != nil {
 		return fmt.Errorf("router rules: %w", err)
 	}

@@ -291,6 +291,11 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 			if apierrors.IsInvalid(err) {
 				return st, "", fmt.Sprintf("interface %s: %v", ifc.name, err), nil
 			}
+			if apierrors.IsAlreadyExists(err) {
+				// An earlier reconcile made it and the cache has not seen it
+				// yet: its arrival there requeues the pod.
+				return st, "VirtualMachineInterface " + vmi.Name + " (reaching the cache)", "", nil
+			}
 			return st, "", "", fmt.Errorf("failed to create VirtualMachineInterface %s/%s: %w", vmi.Namespace, vmi.Name, err)
 		}
 	} else if err != nil {
@@ -321,6 +326,10 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 			if err := r.Create(ctx, iip); err != nil {
 				if apierrors.IsInvalid(err) {
 					return st, "", fmt.Sprintf("interface %s: %v", ifc.name, err), nil
+				}
+				if apierrors.IsAlreadyExists(err) {
+					waiting = append(waiting, "InstanceIP "+iip.Name+" (reaching the cache)")
+					continue
 				}
 				return st, "", "", fmt.Errorf("failed to create InstanceIP %s: %w", iip.Name, err)
 			}

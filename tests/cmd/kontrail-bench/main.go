@@ -45,12 +45,24 @@ func run(repo string, count, samples int, doc string) error {
 	if err := goBench(filepath.Join(repo, "tests"), pattern, fmt.Sprintf("%dx", samples), count, results); err != nil {
 		return err
 	}
+	// The control plane runs as processes (their peak RSS is their own):
+	// a go test process of its own.
+	pattern = "^(BenchmarkPodBurst|BenchmarkPodLatency)$"
+	fmt.Fprintf(os.Stderr, "running %s, %d× ...\n", pattern, count)
+	if err := goBench(filepath.Join(repo, "tests"), pattern, "1x", count, results); err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "running BenchmarkThroughput (iperf3, %d s per run), %d× ...\n", 10, count)
 	if err := goBench(filepath.Join(repo, "tests"), "^BenchmarkThroughput$", "1x", count, results); err != nil {
 		return err
 	}
 	for _, bench := range []string{"BenchmarkCNIAddDel", "BenchmarkMultusAddDel", "BenchmarkBridgeAddDel"} {
 		if got := len(results[bench]["samples"]); got != count {
+			return fmt.Errorf("%s ran %d of %d times (see its output above)", bench, got, count)
+		}
+	}
+	for bench, metric := range map[string]string{"BenchmarkPodBurst": "pods/s", "BenchmarkPodLatency": "pods"} {
+		if got := len(results[bench][metric]); got != count {
 			return fmt.Errorf("%s ran %d of %d times (see its output above)", bench, got, count)
 		}
 	}
@@ -165,9 +177,6 @@ func render(r results, count int, took time.Duration) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.label, cell("BenchmarkCNIAddDel", row.metric),
 			cell("BenchmarkMultusAddDel", row.metric), cell("BenchmarkBridgeAddDel", row.metric))
 	}
-	if s, ok := r.stat("BenchmarkCNIAddDel", "plugin-MiB"); ok {
-		fmt.Fprintf(&b, "| plugin binary, MiB | %s | | |\n", num(s.median))
-	}
 
 	b.WriteString("\n| target | measured | met |\n| --- | --- | --- |\n")
 	target := func(name string, got, limit float64, ok bool) { check(&b, name, got, limit, ok, true) }
@@ -179,6 +188,45 @@ func render(r results, count int, took time.Duration) string {
 	target("3-interface ADD p50 ≤ ⅓ of Multus's ADD p50", kAdd50.median, mAdd50.median/3, ok1 && ok4)
 	target("3-interface ADD p99 ≤ Multus's ADD p50", kAdd99.median, mAdd50.median, ok2 && ok4)
 	target("3-interface DEL p50 ≤ ⅓ of Multus's DEL p50", kDel50.median, mDel50.median/3, ok3 && ok5)
+
+	b.WriteString("\n| control plane: 1,000 pods with two NADs each, created at once | pods/s | seconds |\n| --- | --- | --- |\n")
+	fmt.Fprintf(&b, "| Kontrail: until every pod has its network-status (controller and kubemanager at their defaults) | %s | %s |\n",
+		cell("BenchmarkPodBurst", "pods/s"), cell("BenchmarkPodBurst", "s/1000pods"))
+	fmt.Fprintf(&b, "| floor: an unthrottled client creating as many objects as Kontrail made for them, same apiserver and admission | %s | %s |\n",
+		cell("BenchmarkPodBurst", "floor-pods/s"), cell("BenchmarkPodBurst", "floor-s/1000pods"))
+	fmt.Fprintf(&b, "| ratio (Kontrail / floor) | %s | |\n", cell("BenchmarkPodBurst", "ratio-to-floor"))
+
+	fmt.Fprintf(&b, "\n| pod networking latency at a steady 20 pods/s: creation to a successful CNI ADD | %s |\n| --- | --- |\n", "ms")
+	for _, q := range []string{"p50", "p90", "p99"} {
+		fmt.Fprintf(&b, "| %s | %s |\n", q, cell("BenchmarkPodLatency", q+"-ms"))
+	}
+	fmt.Fprintf(&b, "| pods per repetition | %s |\n", cell("BenchmarkPodLatency", "pods"))
+
+	b.WriteString("\n| footprint | |\n| --- | --- |\n")
+	for _, f := range []struct{ label, bench, metric string }{
+		{"controller peak RSS during the 1,000-pod burst, MiB", "BenchmarkPodBurst", "controller-peak-MiB"},
+		{"kubemanager peak RSS during the burst, MiB", "BenchmarkPodBurst", "kubemanager-peak-MiB"},
+		{"vrouter agent peak RSS during the burst (the larger of two nodes), MiB", "BenchmarkPodBurst", "agent-peak-MiB"},
+		{"plugin binary (static, stripped), MiB", "BenchmarkCNIAddDel", "plugin-MiB"},
+		{"plugin start-up (exec to answer, VERSION), ms", "BenchmarkCNIAddDel", "plugin-startup-ms"},
+	} {
+		fmt.Fprintf(&b, "| %s | %s |\n", f.label, cell(f.bench, f.metric))
+	}
+
+	b.WriteString("\n| target | measured | met |\n| --- | --- | --- |\n")
+	burst, okB := r.stat("BenchmarkPodBurst", "pods/s")
+	floor, okF := r.stat("BenchmarkPodBurst", "floor-pods/s")
+	atLeastFirst := func(name string, got, limit float64, ok bool) { check(&b, name, got, limit, ok, false) }
+	atLeastFirst("control plane, pods/s ≥ ½ of the floor's", burst.median, floor.median/2, okB && okF)
+	lat99, okL := r.stat("BenchmarkPodLatency", "p99-ms")
+	target("pod networking latency p99 ≤ 1,000 ms at 20 pods/s", lat99.median, 1000, okL)
+	for _, c := range []struct{ name, metric string }{
+		{"controller", "controller-peak-MiB"}, {"kubemanager", "kubemanager-peak-MiB"}, {"vrouter agent", "agent-peak-MiB"},
+	} {
+		rss, ok := r.stat("BenchmarkPodBurst", c.metric)
+		target(c.name+" peak RSS < 200 MiB at 1,000 pods", rss.median, 200, ok)
+	}
+
 	b.WriteString("\n| TCP throughput pod to pod, Gbit/s (iperf3, 10 s) | 1 stream | 4 streams | share of plain veth (1 / 4 streams) |\n| --- | --- | --- | --- |\n")
 	veth1, okV1 := r.stat("BenchmarkThroughput/veth", "gbit/s-1stream")
 	veth4, okV4 := r.stat("BenchmarkThroughput/veth", "gbit/s-4stream")

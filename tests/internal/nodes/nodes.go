@@ -229,6 +229,15 @@ func (n *Node) StopAgent() {
 	}
 }
 
+// AgentPID is the running agent's process id (nsenter execs the agent in
+// place), or 0.
+func (n *Node) AgentPID() int {
+	if n.agent == nil || n.agent.Process == nil {
+		return 0
+	}
+	return n.agent.Process.Pid
+}
+
 // AgentLog is what the agent wrote.
 func (n *Node) AgentLog() string {
 	data, _ := os.ReadFile(filepath.Join(n.Dir, "agent.log"))
