@@ -32,7 +32,7 @@ var _ = Describe("Bad input, as a user meets it", Ordered, Label("bad-input"), f
 
 	AfterAll(func() {
 		k("-n", ns, "delete", "pod", "--all", "--wait=true", "--timeout=2m")
-		k("delete", "namespace", ns, "--wait=true", "--timeout=2m")
+		deleteNamespaces(ns)
 	})
 
 	// rejected: kubectl apply fails, naming the field and the problem.

@@ -13,7 +13,7 @@ import (
 var _ = Describe("Isolation between networks", Ordered, Label("isolation"), func() {
 	AfterAll(func() {
 		k("-n", "iso", "delete", "pod", "--all", "--wait=true", "--timeout=2m")
-		k("delete", "namespace", "iso", "--wait=true", "--timeout=2m")
+		deleteNamespaces("iso")
 	})
 
 	It("red and blue share a CIDR, green has its own; each pod reaches its own network's pods across nodes and nothing else", func() {

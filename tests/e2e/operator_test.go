@@ -28,7 +28,7 @@ var _ = Describe("The operator", Ordered, Label("operator"), func() {
 	}
 
 	AfterAll(func() {
-		k("delete", "namespace", "opr", "--ignore-not-found", "--wait=true", "--timeout=2m")
+		deleteNamespaces("opr")
 	})
 
 	It("enableNad: false on the Kubemanager rolls KUBEMANAGER_ENABLE_NAD=false, and a NAD is then left alone; true again handles it", func() {

@@ -58,7 +58,7 @@ func pingTTL(namespace, pod, ip string) string {
 var _ = Describe("Routing between networks", Ordered, Label("routing"), func() {
 	AfterAll(func() {
 		k("-n", "routing", "delete", "pod", "--all", "--wait=true", "--timeout=2m")
-		k("delete", "namespace", "routing", "--wait=true", "--timeout=2m")
+		deleteNamespaces("routing")
 	})
 
 	BeforeAll(func() {

@@ -109,7 +109,7 @@ var _ = Describe("Seeds 000 and 003: Contrail multiple-interface pods", Ordered,
 			k("-n", ns, "delete", "pod", "--all", "--wait=true", "--timeout=2m")
 		}
 		k("-n", "default", "delete", "net-attach-def", "--all", "--wait=true", "--timeout=2m")
-		k("delete", "namespace", "seed000", "extns", "k8s-extns", "--wait=true", "--timeout=2m")
+		deleteNamespaces("seed000", "extns", "k8s-extns")
 	})
 
 	It("000: kubectl apply vn-left-1 and vn-right-1 (opencontrail.org/cidr); kubectl get net-attach-def", func() {

@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -210,4 +211,23 @@ func rowsWhere(rows []Row, column, value string) []Row {
 // podIn runs a shell command in a pod's first container.
 func podIn(pod, command string) (string, error) {
 	return run("exec", pod, "--", "sh", "-c", command)
+}
+
+// deleteNamespaces deletes namespaces and waits until they are gone; when
+// one is not gone in time, the failure says what it still holds (its
+// status conditions name the resources and finalizers left).
+func deleteNamespaces(names ...string) {
+	GinkgoHelper()
+	args := append([]string{"delete", "namespace", "--ignore-not-found", "--wait=true", "--timeout=2m"}, names...)
+	if out, err := run(args...); err != nil {
+		var left []string
+		for _, n := range names {
+			held, _ := run("get", "namespace", n, "--ignore-not-found", "-o",
+				`jsonpath={range .status.conditions[?(@.status=="True")]}{.message}; {end}`)
+			objects, _ := run("-n", n, "get", "network-attachment-definitions,virtualnetworks,subnets,virtualmachineinterfaces",
+				"-o", "custom-columns=KIND:.kind,NAME:.metadata.name,FINALIZERS:.metadata.finalizers,STATE:.status.state,OBSERVATION:.status.observation")
+			left = append(left, n+": "+held+"\n"+objects)
+		}
+		Fail(fmt.Sprintf("kubectl %s: %s\nwhat the namespaces still hold: %s", strings.Join(args, " "), out, strings.Join(left, "\n")))
+	}
 }

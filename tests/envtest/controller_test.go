@@ -14,6 +14,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -202,8 +203,17 @@ var _ = Describe("Controller", func() {
 		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(vn), vn)) }).Should(BeTrue())
 	})
 
-	It("gives 200 InstanceIPs created at once 200 distinct addresses, and reuses a released one", func() {
+	It("gives 200 InstanceIPs created at once 200 distinct addresses, writes the Subnet's usage about once a second, and reuses a released one", func() {
 		vn := network("burst", "10.20.0.0/24")
+		Eventually(stateOf(vn)).Should(Equal("Success"))
+		// Every write of the Subnet, from here on.
+		watcher, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		w, err := watcher.Watch(ctx, &corev1alpha1.SubnetList{}, client.InNamespace("default"),
+			client.MatchingFields{"metadata.name": "burst-v4"})
+		Expect(err).NotTo(HaveOccurred())
+		defer w.Stop()
+		start := time.Now()
 		iips := make([]*corev1alpha1.InstanceIP, 200)
 		for i := range iips {
 			iips[i] = instanceIP(fmt.Sprintf("burst-%03d", i), vn, "")
@@ -212,6 +222,21 @@ var _ = Describe("Controller", func() {
 		addrs := addresses(iips)
 		expectDistinctIn(addrs, "10.20.0.0/24")
 		Eventually(subnetUsage("default", "burst-v4")).Should(HavePrefix("203 "))
+		took := time.Since(start)
+		writes := 0
+		for drained := false; !drained; {
+			select {
+			case e := <-w.ResultChan():
+				if e.Type == watch.Modified {
+					writes++
+				}
+			case <-time.After(time.Second):
+				drained = true
+			}
+		}
+		// One usage write per address would be ~200; once a second (and
+		// the first at once) is about the burst's seconds.
+		Expect(writes).To(BeNumerically("<=", int(took.Seconds())+3), "Subnet writes during a %s burst", took)
 
 		freed := iips[17].Spec.InstanceIPAddress
 		Expect(k8sClient.Delete(ctx, iips[17])).To(Succeed())

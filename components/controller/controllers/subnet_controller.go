@@ -3,6 +3,10 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
 
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,11 +19,20 @@ import (
 // FinalizerSubnetPool keeps a Subnet while addresses are allocated from it.
 const FinalizerSubnetPool = "subnet-pool.finalizers.core.juniper.net"
 
+// usageInterval is the least time between two writes of a Subnet's usage
+// alone. Every address allocated or freed changes it: under a burst,
+// writing it each time cost as many Subnet writes as address writes; a
+// reader sees the usage at most this much late.
+const usageInterval = time.Second
+
 // SubnetReconciler keeps every Subnet's pool and its usage in status.
 type SubnetReconciler struct {
 	client.Client
 	State    *State
 	Recorder events.EventRecorder
+
+	// usageWritten is when each Subnet's (by UID) usage was last written.
+	usageWritten sync.Map
 }
 
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=subnets,verbs=get;list;watch;update;patch
@@ -43,6 +56,7 @@ func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 			return ctrl.Result{}, patchStatus(ctx, r.Client, sn, before)
 		}
 		r.State.ForgetSubnet(sn.UID)
+		r.usageWritten.Delete(sn.UID)
 		return ctrl.Result{}, removeFinalizers(ctx, r.Client, sn, FinalizerSubnetPool)
 	}
 	if err := addFinalizers(ctx, r.Client, sn, FinalizerSubnetPool); err != nil {
@@ -55,10 +69,25 @@ func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		r.Recorder.Eventf(sn, nil, "Warning", "InvalidSubnet", "MakePool", err.Error())
 		return ctrl.Result{}, patchStatus(ctx, r.Client, sn, before)
 	}
+	setState(&sn.Status.CommonStatus, sn.Generation, corev1alpha1.StateSuccess, ReasonReady, "")
+	onlyUsage := equality.Semantic.DeepEqual(before.Status, sn.Status)
 	sn.Status.IPCount = int64(pool.Used())
 	sn.Status.AllocationUsage = pool.Usage()
-	setState(&sn.Status.CommonStatus, sn.Generation, corev1alpha1.StateSuccess, ReasonReady, "")
-	return ctrl.Result{}, patchStatus(ctx, r.Client, sn, before)
+	if equality.Semantic.DeepEqual(before.Status, sn.Status) {
+		return ctrl.Result{}, nil
+	}
+	if onlyUsage {
+		if last, ok := r.usageWritten.Load(sn.UID); ok {
+			if wait := usageInterval - time.Since(last.(time.Time)); wait > 0 {
+				return ctrl.Result{RequeueAfter: wait}, nil
+			}
+		}
+	}
+	if err := patchStatus(ctx, r.Client, sn, before); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.usageWritten.Store(sn.UID, time.Now())
+	return ctrl.Result{}, nil
 }
 
 // SetupWithManager watches subnets and the addresses allocated from them.
