@@ -59,19 +59,21 @@ func sharedEnv(b *testing.B, want string) *testenv.Env {
 	return env
 }
 
-var controllerOnce sync.Once
+var (
+	controllerOnce sync.Once
+	controllerErr  error // kept: every later benchmark fails with it too
+)
 
 // controlPlane is the shared control plane with the controller running in
 // the benchmark's process (16 workers), for every benchmark of the run.
 func controlPlane(b *testing.B) *testenv.Env {
 	b.Helper()
 	e := sharedEnv(b, inProcess)
-	var err error
 	controllerOnce.Do(func() {
-		_, err = e.StartController(context.Background(), controllers.Options{AutonomousSystem: 64512, Workers: 16})
+		_, controllerErr = e.StartController(context.Background(), controllers.Options{AutonomousSystem: 64512, Workers: 16})
 	})
-	if err != nil {
-		b.Fatal(err)
+	if controllerErr != nil {
+		b.Fatal(controllerErr)
 	}
 	return e
 }
