@@ -59,7 +59,7 @@ var _ = Describe("The operator", Ordered, Label("operator"), func() {
 		img := lab.Image{Ref: ref, Entrypoint: []string{"/kontrail-controller"}, User: "65532:65532",
 			Files: []lab.File{{Path: "/kontrail-controller", Source: filepath.Join(theLab.Dir, "bin", "kontrail-controller")}}}
 		Expect(lab.Build(img, filepath.Join(theLab.Dir, "images", "kontrail.io_kontrail-controller_e2e-rolled.tar"))).To(Succeed())
-		Expect(theLab.RestartRegistry(context.Background())).To(Succeed())
+		Expect(theLab.ReloadRegistry(context.Background())).To(Succeed())
 
 		container := k("-n", controllerNS, "get", "deployment", controller, "-o", "jsonpath={.spec.template.spec.containers[0].name}")
 		before := k("-n", controllerNS, "get", "deployment", controller, "-o", "jsonpath={.spec.template.spec.containers[0].image}")

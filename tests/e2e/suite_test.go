@@ -92,12 +92,38 @@ var _ = AfterSuite(func() {
 		Expect(os.RemoveAll(labDir)).To(Succeed())
 		return
 	}
+	// A spec failed: its evidence (every process's and pod's log) is kept
+	// before the lab goes.
+	if dir, err := theLab.KeepLogs(); err != nil {
+		fmt.Fprintf(os.Stderr, "the lab's logs, kept in part in %s: %v\n", dir, err)
+	} else {
+		fmt.Fprintf(os.Stderr, "the lab's logs are kept in %s\n", dir)
+	}
 	if os.Getenv("E2E_KEEP") != "" {
 		GinkgoWriter.Printf("E2E_KEEP: the lab stays up: KUBECONFIG=%s\n", theLab.Kubeconfig())
 		return
 	}
 	_ = theLab.Down()
 })
+
+// Every spec starts from a working lab: the registry serving (pods pull
+// busybox from it) and the four resources applied and Available. What an
+// earlier spec broke is restored and said, so that one failure does not
+// fail the specs after it for another reason.
+var _ = BeforeEach(func(ctx SpecContext) {
+	if theLab == nil {
+		return
+	}
+	if err := theLab.RegistryServing(ctx); err != nil {
+		GinkgoWriter.Printf("precondition: %v: starting it again\n", err)
+		Expect(theLab.ReloadRegistry(ctx)).To(Succeed(), "the lab registry, which pods pull their images from")
+	}
+	out := k("apply", "-k", filepath.Join(theLab.Dir, "install", "samples"))
+	if strings.Contains(out, "created") || strings.Contains(out, "configured") {
+		GinkgoWriter.Printf("precondition: the samples were changed or missing, applied again:\n%s", out)
+	}
+	Expect(theLab.WaitAvailable(ctx, 3*time.Minute)).To(Succeed(), "the stack, before the spec")
+}, NodeTimeout(5*time.Minute))
 
 // ReportAfterEach dumps the lab's state when a spec fails.
 var _ = ReportAfterEach(func(r SpecReport) {

@@ -43,6 +43,8 @@ var _ = Describe("The lab", func() {
 			DeferCleanup(func() {
 				if CurrentSpecReport().Failed() {
 					dumpLogs(dir)
+					kept, err := l.KeepLogs()
+					GinkgoWriter.Printf("the lab's logs are kept in %s (%v)\n", kept, err)
 				}
 				_ = l.Down()
 			})
@@ -97,6 +99,19 @@ var _ = Describe("The lab", func() {
 				out, err := l.Kubectl(ctx, "exec", lab.SeedPod, "--", "ping", "-c", "2", "-W", "2", s.IPs[0])
 				Expect(err).NotTo(HaveOccurred(), out)
 				Expect(out).To(ContainSubstring("2 packets received"))
+			}
+
+			By("no Kontrail component was refused a request (events of its libraries included)")
+			for _, ns := range []string{lab.OperatorNamespace, "contrail-system", "contrail"} {
+				pods, err := l.Kubectl(ctx, "-n", ns, "get", "pods", "-o", "name")
+				Expect(err).NotTo(HaveOccurred())
+				for _, pod := range strings.Fields(pods) {
+					logs, err := l.Kubectl(ctx, "-n", ns, "logs", pod, "--all-containers")
+					Expect(err).NotTo(HaveOccurred())
+					for _, line := range strings.Split(logs, "\n") {
+						Expect(line).NotTo(ContainSubstring("forbidden"), "%s/%s was refused a request", ns, pod)
+					}
+				}
 			}
 
 			By("down leaves no process, namespace, link, cgroup, mount or state of the lab")

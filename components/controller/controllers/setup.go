@@ -21,7 +21,10 @@ const (
 	indexRoutingInstanceVNRs = "status.virtualNetworkRouterRouteTargetReferences"
 )
 
+// Leader election: its lease, and the core events client-go's leader
+// election records (LeaderElection) as it takes the lease.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // Options are the controller's settings.
 type Options struct {

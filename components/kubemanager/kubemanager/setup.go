@@ -17,7 +17,10 @@ import (
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 )
 
+// Leader election: its lease, and the core events client-go's leader
+// election records (LeaderElection) as it takes the lease.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // AddToScheme adds the kinds kubemanager reads besides the core ones: NADs
 // and CRDs.

@@ -93,7 +93,7 @@ func run(command, repo, dir, version, name, subnet string, nodes int, install st
 		if err != nil {
 			return err
 		}
-		if err := l.RestartRegistry(ctx); err != nil {
+		if err := l.ReloadRegistry(ctx); err != nil {
 			return err
 		}
 		if n > 0 {

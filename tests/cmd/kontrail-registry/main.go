@@ -4,6 +4,10 @@
 // kontrail.io. Pods whose image is pulled Always (`image: busybox`, an
 // implicit :latest) then run as their users wrote them, with no access to
 // the real registries.
+//
+// SIGHUP loads the tarballs again (new ones added since): the registry is
+// never restarted, so no second process races the first for its port.
+// Every load ends by writing the ready file with the load's number.
 package main
 
 import (
@@ -14,7 +18,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -25,7 +31,7 @@ import (
 func main() {
 	listen := flag.String("listen", ":5000", "Address to serve the registry on.")
 	images := flag.String("images", ".lab/images", "Directory of image tarballs to serve.")
-	ready := flag.String("ready-file", "", "File written once every image is served.")
+	ready := flag.String("ready-file", "", "File written with the load's number once every image is served (at start and after each SIGHUP).")
 	flag.Parse()
 	if err := run(*listen, *images, *ready); err != nil {
 		fmt.Fprintln(os.Stderr, "kontrail-registry:", err)
@@ -34,6 +40,8 @@ func main() {
 }
 
 func run(listen, images, ready string) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
@@ -42,7 +50,28 @@ func run(listen, images, ready string) error {
 	go func() { errs <- http.Serve(l, registry.New(registry.Logger(log.New(io.Discard, "", 0)))) }()
 	// Push through the loopback: the listener may be on every address.
 	local := fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)
-	tarballs, err := filepath.Glob(filepath.Join(images, "*.tar"))
+	for generation := 1; ; generation++ {
+		if err := load(images, local); err != nil {
+			return err
+		}
+		if ready != "" {
+			if err := os.WriteFile(ready, []byte(fmt.Sprintf("%d\n", generation)), 0o644); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("load %d done\n", generation)
+		select {
+		case err := <-errs:
+			return err
+		case <-hup:
+			fmt.Println("SIGHUP: loading the images again")
+		}
+	}
+}
+
+// load pushes every image of every tarball in dir into the registry at local.
+func load(dir, local string) error {
+	tarballs, err := filepath.Glob(filepath.Join(dir, "*.tar"))
 	if err != nil {
 		return err
 	}
@@ -73,10 +102,5 @@ func run(listen, images, ready string) error {
 			}
 		}
 	}
-	if ready != "" {
-		if err := os.WriteFile(ready, []byte(local+"\n"), 0o644); err != nil {
-			return err
-		}
-	}
-	return <-errs
+	return nil
 }

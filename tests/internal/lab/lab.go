@@ -485,3 +485,66 @@ func (l *Lab) unmountAll() error {
 	}
 	return errors.Join(errs...)
 }
+
+// LogTail is the last n lines of a lab process's log (logs/<name>.log).
+func (l *Lab) LogTail(name string, n int) string {
+	data, err := os.ReadFile(l.path("logs", name+".log"))
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ArtifactsDir is where a failed suite keeps its lab's logs:
+// $KONTRAIL_ARTIFACTS (CI sets it and prints what is there), else
+// <tmp>/kontrail-artifacts.
+func ArtifactsDir() string {
+	if d := os.Getenv("KONTRAIL_ARTIFACTS"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "kontrail-artifacts")
+}
+
+// KeepLogs copies the lab's evidence — every process's log (control
+// plane, registry, containerd, kubelet) and the nodes' pod logs (every
+// container of every pod, Kontrail's own included) — into
+// ArtifactsDir()/<lab>-<time>, before Down removes them, and returns
+// where. A failed suite calls it so that its cause survives the run.
+func (l *Lab) KeepLogs() (string, error) {
+	dest := filepath.Join(ArtifactsDir(), l.Name+"-"+time.Now().UTC().Format("20060102-150405"))
+	copyTree := func(src, dst string) error {
+		return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return nil // gone meanwhile
+			}
+			rel, _ := filepath.Rel(src, p)
+			target := filepath.Join(dst, rel)
+			if d.IsDir() {
+				return os.MkdirAll(target, 0o755)
+			}
+			if !d.Type().IsRegular() && d.Type()&os.ModeSymlink == 0 {
+				return nil
+			}
+			data, err := os.ReadFile(p) // follows kubelet's links to the current log
+			if err != nil {
+				return nil
+			}
+			return os.WriteFile(target, data, 0o644)
+		})
+	}
+	if err := copyTree(l.path("logs"), filepath.Join(dest, "logs")); err != nil {
+		return dest, err
+	}
+	nodes, _ := filepath.Glob(l.path("nodes", "*", "pod-logs"))
+	for _, d := range nodes {
+		node := filepath.Base(filepath.Dir(d))
+		if err := copyTree(d, filepath.Join(dest, "pod-logs", node)); err != nil {
+			return dest, err
+		}
+	}
+	return dest, nil
+}

@@ -3,14 +3,17 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"sigs.k8s.io/yaml"
 )
 
@@ -110,8 +113,16 @@ state = %q
 	if err := l.start(name+"-containerd", l.nodeNS(i), "containerd", "--config", l.node(i, "containerd", "config.toml")); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, 30*time.Second, func() bool { _, err := os.Stat(sock); return err == nil }); err != nil {
-		return fmt.Errorf("containerd did not start (see %s)", l.path("logs", name+"-containerd.log"))
+	if err := waitUntil(ctx, 30*time.Second, "containerd's socket", func() (bool, string) {
+		if _, err := os.Stat(sock); err == nil {
+			return true, ""
+		}
+		if pid := l.pid(name + "-containerd"); pid == 0 || !alive(pid) {
+			return false, "containerd exited: " + l.LogTail(name+"-containerd", 20)
+		}
+		return false, "no socket yet: " + l.LogTail(name+"-containerd", 3)
+	}); err != nil {
+		return err
 	}
 	if err := importImages(ctx, sock, images); err != nil {
 		return err
@@ -174,24 +185,84 @@ func (l *Lab) startRegistry(ctx context.Context) error {
 		"--images", l.path("images"), "--ready-file", ready); err != nil {
 		return err
 	}
-	// It loads every tarball before it is ready: on a busy machine (two labs
-	// up at once on two cores) that took over a minute once.
-	if err := waitFor(ctx, 3*time.Minute, func() bool { _, err := os.Stat(ready); return err == nil }); err != nil {
-		return fmt.Errorf("the registry did not start (see %s)", l.path("logs", "registry.log"))
-	}
-	return nil
+	return l.waitRegistryLoad(ctx, 1)
 }
 
-// RestartRegistry serves the current image tarballs (after `images`).
-func (l *Lab) RestartRegistry(ctx context.Context) error {
-	data, err := os.ReadFile(l.path("pids", "registry.pid"))
+// waitRegistryLoad waits until the registry has finished its load number
+// generation (it writes it to its ready file), for as long as it runs:
+// a registry that exits fails the wait at once, with its log. Loading
+// pushes every tarball into its memory, a few seconds' work; the bound is
+// for a registry that neither finishes nor dies.
+func (l *Lab) waitRegistryLoad(ctx context.Context, generation int) error {
+	ready := l.path("pids", "registry.ready")
+	want := strconv.Itoa(generation)
+	return waitUntil(ctx, 3*time.Minute, "the registry's load "+want, func() (bool, string) {
+		if data, err := os.ReadFile(ready); err == nil && strings.TrimSpace(string(data)) == want {
+			return true, ""
+		}
+		if pid := l.pid("registry"); pid == 0 || !alive(pid) {
+			return false, "the registry exited: " + l.LogTail("registry", 20)
+		}
+		return false, "still loading: " + l.LogTail("registry", 3)
+	})
+}
+
+// pid is the pid a lab process was started with (0 if none).
+func (l *Lab) pid(name string) int {
+	data, err := os.ReadFile(l.path("pids", name+".pid"))
 	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+// ReloadRegistry makes the registry serve the current image tarballs
+// (after `images`, or a test's new image): SIGHUP, and wait for the load
+// to finish. The registry is never restarted (a new process on the same
+// port would race the old one for it); one that is gone is started again.
+func (l *Lab) ReloadRegistry(ctx context.Context) error {
+	if _, err := os.Stat(l.path("pids")); err != nil {
 		return nil // no lab up
 	}
-	if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-		stopAll([]int{pid})
+	pid := l.pid("registry")
+	if pid == 0 || !alive(pid) {
+		fmt.Printf("kontrail-lab: the registry (pid %d) is not running: starting it; its log: %s\n", pid, l.LogTail("registry", 10))
+		return l.startRegistry(ctx)
 	}
-	return l.startRegistry(ctx)
+	data, _ := os.ReadFile(l.path("pids", "registry.ready"))
+	done, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if done == 0 {
+		// Still at its first load: wait for it, then reload.
+		if err := l.waitRegistryLoad(ctx, 1); err != nil {
+			return err
+		}
+		done = 1
+	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return fmt.Errorf("signal the registry: %w", err)
+	}
+	return l.waitRegistryLoad(ctx, done+1)
+}
+
+// RegistryServing says whether the registry answers the distribution
+// API's version check from the host (as the nodes' containerd asks it).
+func (l *Lab) RegistryServing(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.registryURL()+"/v2/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("the lab registry does not answer: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the lab registry answers %s", resp.Status)
+	}
+	return nil
 }
 
 // importImages imports image tarballs into a node's containerd.
@@ -231,8 +302,15 @@ func cgroupHierarchies() []string {
 }
 
 // makeCgroup makes a node's cgroup root in every v1 hierarchy; a new
-// cpuset cgroup has no CPUs or memory nodes until given its parent's.
+// cpuset cgroup has no CPUs or memory nodes until given its parent's,
+// and its CPUs are those this process may run on: a lab brought up under
+// `taskset -c 0` (make test-one-core) keeps its pods on CPU 0 too, as
+// every process it starts is.
 func makeCgroup(name string) error {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return fmt.Errorf("sched_getaffinity: %w", err)
+	}
 	for _, h := range cgroupHierarchies() {
 		dir := filepath.Join(h, name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -244,6 +322,9 @@ func makeCgroup(name string) error {
 				if err != nil {
 					return err
 				}
+				if f == "cpuset.cpus" {
+					data = []byte(cpuList(&allowed))
+				}
 				if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
 					return fmt.Errorf("%s: %w", filepath.Join(dir, f), err)
 				}
@@ -251,6 +332,17 @@ func makeCgroup(name string) error {
 		}
 	}
 	return nil
+}
+
+// cpuList writes a CPU set as cpuset.cpus reads it ("0,1").
+func cpuList(set *unix.CPUSet) string {
+	var cpus []string
+	for i := 0; i < 1024; i++ {
+		if set.IsSet(i) {
+			cpus = append(cpus, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(cpus, ",")
 }
 
 // removeCgroup removes a node's cgroups, deepest first, in every hierarchy.
@@ -280,23 +372,37 @@ func removeCgroup(name string) error {
 
 // waitNodes waits until n nodes are registered.
 func (l *Lab) waitNodes(ctx context.Context, n int) error {
-	return waitFor(ctx, 2*time.Minute, func() bool {
-		out, err := exec.CommandContext(ctx, filepath.Join(l.K8sBin, "kubectl"), "--kubeconfig", l.Kubeconfig(), "get", "nodes", "-o", "name").Output()
-		return err == nil && strings.Count(string(out), "node/") >= n
+	return waitUntil(ctx, 2*time.Minute, fmt.Sprintf("%d nodes registered", n), func() (bool, string) {
+		out, err := exec.CommandContext(ctx, filepath.Join(l.K8sBin, "kubectl"), "--kubeconfig", l.Kubeconfig(), "get", "nodes", "-o", "name").CombinedOutput()
+		if err == nil && strings.Count(string(out), "node/") >= n {
+			return true, ""
+		}
+		var why []string
+		for i := 1; i <= n; i++ {
+			if pid := l.pid(l.NodeName(i) + "-kubelet"); pid == 0 || !alive(pid) {
+				why = append(why, l.NodeName(i)+"'s kubelet exited: "+l.LogTail(l.NodeName(i)+"-kubelet", 10))
+			}
+		}
+		return false, fmt.Sprintf("kubectl get nodes: %v: %s %s", err, out, strings.Join(why, "; "))
 	})
 }
 
-func waitFor(ctx context.Context, timeout time.Duration, done func() bool) error {
+// waitUntil polls check until it is done, and when the timeout passes
+// says what was waited for and the check's last reason.
+func waitUntil(ctx context.Context, timeout time.Duration, what string, check func() (done bool, why string)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for !done() {
+	for {
+		done, why := check()
+		if done {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("%s: not done after %s: %s", what, timeout, why)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return nil
 }
 
 // loadPKI reads the lab's CA back.
