@@ -65,10 +65,12 @@ var _ = Describe("kubectl", func() {
 			"InstanceIP":              {"instanceips", "iip", "core.contrail.juniper.net/v1alpha1", "false", "InstanceIP"},
 			"VirtualNetworkRouter":    {"virtualnetworkrouters", "vnr", "core.contrail.juniper.net/v1alpha1", "true", "VirtualNetworkRouter"},
 			"VirtualRouter":           {"virtualrouters", "vr", "core.contrail.juniper.net/v1alpha1", "false", "VirtualRouter"},
+			// Kontrail's own: the lock on an allocated value (docs/api.md).
+			"Allocation": {"allocations", "alloc", "core.contrail.juniper.net/v1alpha1", "false", "Allocation"},
 		} {
 			Expect(rows).To(HaveKeyWithValue(kind, want), "kubectl api-resources:\n%s", out)
 		}
-		Expect(rows).To(HaveLen(9))
+		Expect(rows).To(HaveLen(10))
 	})
 
 	DescribeTable("shows the seed's columns (kubectl get)",

@@ -6,10 +6,14 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"sort"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,6 +30,8 @@ type kindWebhook[T client.Object] struct {
 	reader   client.Reader
 	defaults func(T)
 	validate func(ctx context.Context, r client.Reader, obj, old T) (field.ErrorList, error)
+	// refuseDelete, when set, says why obj cannot be deleted now ("" when it can).
+	refuseDelete func(ctx context.Context, r client.Reader, obj T) (string, error)
 }
 
 func (w *kindWebhook[T]) Default(_ context.Context, obj T) error {
@@ -46,8 +52,22 @@ func (w *kindWebhook[T]) ValidateUpdate(ctx context.Context, old, obj T) (admiss
 	return nil, w.check(ctx, obj, old)
 }
 
-func (w *kindWebhook[T]) ValidateDelete(context.Context, T) (admission.Warnings, error) {
-	return nil, nil
+func (w *kindWebhook[T]) ValidateDelete(ctx context.Context, obj T) (admission.Warnings, error) {
+	if w.refuseDelete == nil || !obj.GetDeletionTimestamp().IsZero() {
+		return nil, nil
+	}
+	why, err := w.refuseDelete(ctx, w.reader, obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if why == "" {
+		return nil, nil
+	}
+	gvk, err := apiutilGVK(obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return nil, apierrors.NewForbidden(schema.GroupResource{Group: gvk.Group, Resource: strings.ToLower(gvk.Kind) + "s"}, obj.GetName(), errors.New(why))
 }
 
 func (w *kindWebhook[T]) check(ctx context.Context, obj, old T) error {
@@ -91,7 +111,7 @@ func onlyObject[T client.Object](create func(T) field.ErrorList, update func(old
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-virtualnetwork,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualnetworks,verbs=create;update,versions=v1alpha1,name=mvirtualnetwork.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-virtualnetwork,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualnetworks,verbs=create;update,versions=v1alpha1,name=vvirtualnetwork.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-subnet,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=subnets,verbs=create;update,versions=v1alpha1,name=msubnet.core.contrail.juniper.net,admissionReviewVersions=v1
-// +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-subnet,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=subnets,verbs=create;update,versions=v1alpha1,name=vsubnet.core.contrail.juniper.net,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-subnet,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=subnets,verbs=create;update;delete,versions=v1alpha1,name=vsubnet.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-routinginstance,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=routinginstances,verbs=create;update,versions=v1alpha1,name=mroutinginstance.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-routinginstance,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=routinginstances,verbs=create;update,versions=v1alpha1,name=vroutinginstance.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-routetarget,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=routetargets,verbs=create;update,versions=v1alpha1,name=mroutetarget.core.contrail.juniper.net,admissionReviewVersions=v1
@@ -108,6 +128,7 @@ func onlyObject[T client.Object](create func(T) field.ErrorList, update func(old
 // +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-virtualrouter,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualrouters,verbs=create;update,versions=v1alpha1,name=vvirtualrouter.core.contrail.juniper.net,admissionReviewVersions=v1
 
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualnetworks;subnets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=instanceips,verbs=get;list;watch
 
 // Setup registers the defaulting and validating webhooks of every kind.
 func Setup(mgr ctrl.Manager) error {
@@ -115,7 +136,7 @@ func Setup(mgr ctrl.Manager) error {
 		register(mgr, &corev1alpha1.VirtualNetwork{}, &kindWebhook[*corev1alpha1.VirtualNetwork]{
 			defaults: DefaultVirtualNetwork, validate: validateVirtualNetwork}),
 		register(mgr, &corev1alpha1.Subnet{}, &kindWebhook[*corev1alpha1.Subnet]{
-			defaults: DefaultSubnet, validate: validateSubnet}),
+			defaults: DefaultSubnet, validate: validateSubnet, refuseDelete: subnetHolders}),
 		register(mgr, &corev1alpha1.RoutingInstance{}, &kindWebhook[*corev1alpha1.RoutingInstance]{
 			defaults: DefaultRoutingInstance, validate: onlyObject(ValidateRoutingInstance, ValidateRoutingInstanceUpdate)}),
 		register(mgr, &corev1alpha1.RouteTarget{}, &kindWebhook[*corev1alpha1.RouteTarget]{
@@ -203,6 +224,36 @@ func validateSubnet(ctx context.Context, r client.Reader, sn, old *corev1alpha1.
 		}
 	}
 	return errs, nil
+}
+
+// subnetHolders refuses to delete a Subnet while InstanceIPs hold
+// addresses of it (their status names the Subnet they came from), and
+// names them: the addresses are their pods' until the pods go, so the
+// Subnet goes after them (docs/api.md, "Deleting what pods use"). The
+// controller's pool finalizer holds a deletion that got here anyway.
+func subnetHolders(ctx context.Context, r client.Reader, sn *corev1alpha1.Subnet) (string, error) {
+	var iips corev1alpha1.InstanceIPList
+	if err := r.List(ctx, &iips); err != nil {
+		return "", fmt.Errorf("failed to list InstanceIPs: %w", err)
+	}
+	var holders []string
+	for _, iip := range iips.Items {
+		ref := iip.Status.SubnetReference
+		if ref == nil || ref.Name != sn.Name || ref.Namespace != sn.Namespace || !iip.DeletionTimestamp.IsZero() || iip.Spec.InstanceIPAddress == "" {
+			continue
+		}
+		holders = append(holders, fmt.Sprintf("InstanceIP %s (%s)", iip.Name, iip.Spec.InstanceIPAddress))
+	}
+	if len(holders) == 0 {
+		return "", nil
+	}
+	sort.Strings(holders)
+	shown := holders
+	if len(shown) > 5 {
+		shown = append(shown[:5:5], fmt.Sprintf("and %d more", len(holders)-5))
+	}
+	return fmt.Sprintf("Subnet %s/%s holds %d %s of running workloads: %s; it can be deleted once they are (delete their pods first)",
+		sn.Namespace, sn.Name, len(holders), plural(len(holders), "address", "addresses"), strings.Join(shown, ", ")), nil
 }
 
 // validateVirtualMachineInterface adds to ValidateVirtualMachineInterface
@@ -296,4 +347,11 @@ func validateSameCluster(cluster string, vn *corev1alpha1.VirtualNetwork) field.
 	}
 	return field.ErrorList{field.Invalid(specPath.Child("virtualNetworkReference"), vn.Namespace+"/"+vn.Name,
 		fmt.Sprintf("VirtualNetwork %s/%s belongs to cluster %q, not to this interface's cluster %q", vn.Namespace, vn.Name, owner, cluster))}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -42,7 +42,7 @@ type InstanceIPReconciler struct {
 
 // Reconcile allocates, persists and reports the InstanceIP's address.
 func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if err := r.State.Load(ctx, r.Client); err != nil {
+	if err := r.State.Load(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	iip := &corev1alpha1.InstanceIP{}
@@ -50,6 +50,15 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !iip.DeletionTimestamp.IsZero() {
+		// The Allocation goes first: a crash before the finalizer is
+		// removed finds it gone and goes on.
+		var recorded []string
+		if subnet, addr, ok := r.holds(iip); ok {
+			recorded = append(recorded, corev1alpha1.AddressAllocationName(subnet.Namespace, subnet.Name, addr))
+		}
+		if err := r.State.locks.releaseHolder(ctx, iip.UID, recorded...); err != nil {
+			return ctrl.Result{}, err
+		}
 		if _, released := r.State.ReleaseAddress(iip.UID); released {
 			r.retryWaiting(ctx, iip)
 		}
@@ -57,6 +66,13 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	before := deepCopy(iip)
 	network := iip.Spec.VirtualNetworkReference.Namespace + "/" + iip.Spec.VirtualNetworkReference.Name
+
+	// An address, once recorded, is the InstanceIP's until it is deleted:
+	// a network or Subnet missing, recreated or held for deletion never
+	// takes it back (its pod may run with it).
+	if subnet, addr, ok := r.holds(iip); ok {
+		return ctrl.Result{}, r.keep(ctx, iip, before, network, subnet, addr)
+	}
 
 	sn, reason, problem, err := r.subnetOf(ctx, iip)
 	if err != nil {
@@ -70,7 +86,10 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, r.fail(ctx, iip, before, ReasonSubnetNotFound, err.Error())
 	}
 
-	addr, reason, problem := r.allocate(iip, sn, pool)
+	addr, reason, problem, err := r.allocate(ctx, iip, sn, pool)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if problem != "" {
 		return ctrl.Result{}, r.fail(ctx, iip, before, reason, problem)
 	}
@@ -91,7 +110,7 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		if err := r.Patch(ctx, iip, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			if apierrors.IsNotFound(err) {
 				r.State.ReleaseAddress(iip.UID)
-				return ctrl.Result{}, nil
+				return ctrl.Result{}, r.State.locks.releaseHolder(ctx, iip.UID)
 			}
 			// Keep the reservation: the retry finds it held by this owner.
 			return ctrl.Result{}, fmt.Errorf("failed to record address %s on InstanceIP %s: %w", addr, iip.Name, err)
@@ -105,6 +124,65 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	iip.Status.Network = network
 	setState(&iip.Status.CommonStatus, iip.Generation, corev1alpha1.StateSuccess, ReasonReady, "")
 	return ctrl.Result{}, patchStatus(ctx, r.Client, iip, before)
+}
+
+// holds reads the address the InstanceIP holds from its allocation
+// record: the record and the address were written in one update.
+func (r *InstanceIPReconciler) holds(iip *corev1alpha1.InstanceIP) (types.NamespacedName, netip.Addr, bool) {
+	subnet, addr, ok := parseAllocatedAddress(iip.Annotations[AnnotationAllocated])
+	if !ok || addr.String() != iip.Spec.InstanceIPAddress {
+		return types.NamespacedName{}, netip.Addr{}, false
+	}
+	return subnet, addr, true
+}
+
+// keep keeps the address an InstanceIP holds reserved in its Subnet's
+// pool and reports it. The Subnet is found by name: one made again (after
+// a deletion held until its addresses went, or by hand) gets the
+// addresses of its name back. A Subnet that is gone, or an address that
+// another object holds in the pool (which the pool's rebuild reports),
+// is said on the InstanceIP; its address stays its own either way.
+func (r *InstanceIPReconciler) keep(ctx context.Context, iip, before *corev1alpha1.InstanceIP, network string, subnet types.NamespacedName, addr netip.Addr) error {
+	sn := &corev1alpha1.Subnet{}
+	observation := ""
+	if err := r.Get(ctx, subnet, sn); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failed to get Subnet %s: %w", subnet, err)
+		}
+		observation = fmt.Sprintf("Subnet %s is gone: the address stays this InstanceIP's until it is deleted", subnet)
+	} else if pool, err := r.State.SubnetPool(sn); err != nil {
+		observation = err.Error()
+	} else {
+		if held, ok := pool.Held(iip.UID); !ok || held != addr {
+			var taken *allocator.AddressTakenError
+			if err := pool.Reserve(addr, iip.UID); errors.As(err, &taken) {
+				observation = fmt.Sprintf("address %s is also held by %s", addr, r.State.ownerName(taken.Owner))
+			} else if err != nil {
+				observation = fmt.Sprintf("address %s does not fit Subnet %s (%s) any more: %v", addr, subnet, sn.Spec.CIDR, err)
+			}
+		}
+		// Its Allocation: made by an earlier version, lost, or ours already.
+		other, err := r.State.locks.claim(ctx, corev1alpha1.AddressAllocationName(subnet.Namespace, subnet.Name, addr),
+			addressAllocation(subnet, addr.String(), iip))
+		if err != nil {
+			return err
+		}
+		if other != nil {
+			observation = fmt.Sprintf("address %s is also held by %s %s", addr, other.Kind, qualified(other.Namespace, other.Name))
+		}
+		if observation != "" && before.Status.Observation != observation {
+			r.Recorder.Eventf(iip, nil, "Warning", ReasonAddressTaken, "KeepAddress", observation)
+		}
+	}
+	r.State.nameOwner(iip.UID, "InstanceIP "+iip.Name)
+	if sn.UID != "" {
+		iip.Status.SubnetReference = &corev1alpha1.ResourceReference{
+			APIVersion: corev1alpha1.GroupVersion.String(), Kind: "Subnet", Namespace: sn.Namespace, Name: sn.Name, UID: sn.UID,
+		}
+	}
+	iip.Status.Network = network
+	setState(&iip.Status.CommonStatus, iip.Generation, corev1alpha1.StateSuccess, ReasonReady, observation)
+	return patchStatus(ctx, r.Client, iip, before)
 }
 
 // subnetOf finds the Subnet of the InstanceIP's family in its network; a
@@ -139,33 +217,66 @@ func (r *InstanceIPReconciler) subnetOf(ctx context.Context, iip *corev1alpha1.I
 	return sn, "", "", nil
 }
 
-// allocate reserves the requested address, or a free one.
-func (r *InstanceIPReconciler) allocate(iip *corev1alpha1.InstanceIP, sn *corev1alpha1.Subnet, pool *allocator.SubnetPool) (netip.Addr, string, string) {
-	if held, ok := pool.Held(iip.UID); ok {
-		return held, "", ""
+// maxClaims bounds how many candidates one allocation proposes: each one
+// refused is learnt (held by another object), so a pool that lags the
+// apiserver by more than this many values fails the reconcile, and the
+// retry goes on from there.
+const maxClaims = 64
+
+// allocate gives the InstanceIP the requested address, or a free one: the
+// pool proposes it, and it is the InstanceIP's once its Allocation is
+// created for it.
+func (r *InstanceIPReconciler) allocate(ctx context.Context, iip *corev1alpha1.InstanceIP, sn *corev1alpha1.Subnet, pool *allocator.SubnetPool) (netip.Addr, string, string, error) {
+	subnet := client.ObjectKeyFromObject(sn)
+	claim := func(addr netip.Addr) (*corev1alpha1.ResourceReference, error) {
+		other, err := r.State.locks.claim(ctx, corev1alpha1.AddressAllocationName(sn.Namespace, sn.Name, addr),
+			addressAllocation(subnet, addr.String(), iip))
+		if err != nil || other != nil {
+			pool.Release(iip.UID)
+		}
+		if other != nil {
+			r.State.learn(func(uid types.UID) error { return pool.Reserve(addr, uid) }, other)
+		}
+		return other, err
 	}
 	if text := iip.Spec.InstanceIPAddress; text != "" {
 		addr, err := netip.ParseAddr(text)
 		if err != nil {
-			return addr, ReasonAddressOutside, fmt.Sprintf("requested address %q is not an IP address", text)
+			return addr, ReasonAddressOutside, fmt.Sprintf("requested address %q is not an IP address", text), nil
 		}
 		err = pool.Reserve(addr, iip.UID)
 		var taken *allocator.AddressTakenError
 		switch {
 		case errors.As(err, &taken):
-			return addr, ReasonAddressTaken, fmt.Sprintf("requested address %s is taken by %s", addr, r.State.ownerName(taken.Owner))
+			return addr, ReasonAddressTaken, fmt.Sprintf("requested address %s is taken by %s", addr, r.State.ownerName(taken.Owner)), nil
 		case err != nil:
 			return addr, ReasonAddressOutside, fmt.Sprintf("requested address %s cannot be allocated from Subnet %s/%s (%s): %v",
-				addr, sn.Namespace, sn.Name, sn.Spec.CIDR, err)
+				addr, sn.Namespace, sn.Name, sn.Spec.CIDR, err), nil
 		}
-		return addr, "", ""
+		other, err := claim(addr)
+		if err != nil {
+			return addr, "", "", err
+		}
+		if other != nil {
+			return addr, ReasonAddressTaken, fmt.Sprintf("requested address %s is taken by %s", addr, r.State.ownerName(other.UID)), nil
+		}
+		return addr, "", "", nil
 	}
-	addr, err := pool.Allocate(iip.UID)
-	if err != nil {
-		return addr, ReasonSubnetExhausted, fmt.Sprintf("Subnet %s/%s (%s) is exhausted: all %d of its addresses are in use; this InstanceIP gets one when one is freed",
-			sn.Namespace, sn.Name, sn.Spec.CIDR, pool.Used())
+	for range maxClaims {
+		addr, err := pool.Allocate(iip.UID)
+		if err != nil {
+			return addr, ReasonSubnetExhausted, fmt.Sprintf("Subnet %s/%s (%s) is exhausted: all %d of its addresses are in use; this InstanceIP gets one when one is freed",
+				sn.Namespace, sn.Name, sn.Spec.CIDR, pool.Used()), nil
+		}
+		other, err := claim(addr)
+		if err != nil {
+			return addr, "", "", err
+		}
+		if other == nil {
+			return addr, "", "", nil
+		}
 	}
-	return addr, "", ""
+	return netip.Addr{}, "", "", fmt.Errorf("%d addresses of Subnet %s in a row were held by other objects than the pool knew: trying again", maxClaims, subnet)
 }
 
 // fail reports a problem on the InstanceIP, once as an event; it holds no

@@ -40,7 +40,7 @@ type RoutingInstanceReconciler struct {
 // Reconcile allocates the instance's route-target number and makes its
 // RouteTarget object.
 func (r *RoutingInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if err := r.State.Load(ctx, r.Client); err != nil {
+	if err := r.State.Load(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	ri := &corev1alpha1.RoutingInstance{}

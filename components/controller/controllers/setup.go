@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,6 +33,10 @@ type Options struct {
 	AutonomousSystem uint32
 	// Workers is the number of reconciles each reconciler runs at once.
 	Workers int
+	// RepairInterval is how often Allocations whose holder is gone are
+	// looked for (one is deleted after two looks, and when older than two
+	// intervals); 30 s when zero.
+	RepairInterval time.Duration
 }
 
 // Setup registers the indexes and every reconciler of the controller with
@@ -68,7 +73,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		return nil, fmt.Errorf("failed to index RoutingInstances by router: %w", err)
 	}
 
-	state := NewState()
+	if opts.RepairInterval <= 0 {
+		opts.RepairInterval = 30 * time.Second
+	}
+	state := NewState(mgr.GetClient(), mgr.GetAPIReader())
 	recorder := mgr.GetEventRecorder("contrail-controller")
 	c := mgr.GetClient()
 	for _, r := range []interface {
@@ -86,6 +94,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		if err := r.SetupWithManager(mgr, opts.Workers); err != nil {
 			return nil, fmt.Errorf("failed to set up %T: %w", r, err)
 		}
+	}
+	if err := mgr.Add(&allocationRepair{client: c, reader: mgr.GetAPIReader(), state: state,
+		interval: opts.RepairInterval, minAge: 2 * opts.RepairInterval}); err != nil {
+		return nil, fmt.Errorf("failed to set up the allocation repair: %w", err)
 	}
 	return state, nil
 }

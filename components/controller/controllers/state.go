@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,10 +38,16 @@ const (
 )
 
 // State is the controller's allocations, shared by its reconcilers. It is
-// rebuilt from the objects in the cache before the first reconcile, so a
-// restarted controller (or a new leader) never hands out twice what an
-// object holds.
+// rebuilt from the objects, read from the apiserver itself (not the
+// cache, which may lag it), before the first reconcile, so a restarted
+// controller (or a new leader) never hands out twice what an object holds.
 type State struct {
+	// reader lists the objects the state is rebuilt from: the manager's
+	// API reader, which reads the apiserver, never a cache.
+	reader client.Reader
+	// locks are the Allocation objects, the apiserver's lock on each value.
+	locks *locks
+
 	VNIs         *allocator.IDPool
 	RouteTargets *allocator.IDPool
 	MACs         *allocator.MACPool
@@ -49,13 +56,16 @@ type State struct {
 	subnets map[types.UID]*allocator.SubnetPool
 	names   map[types.UID]string // owner UID -> kind/name, for messages
 
-	loadOnce sync.Once
-	loadErr  error
+	loadMu sync.Mutex
+	loaded atomic.Bool
 }
 
-// NewState makes empty allocators.
-func NewState() *State {
+// NewState makes empty allocators, rebuilt by Load from what reader lists;
+// c writes the Allocations.
+func NewState(c client.Client, reader client.Reader) *State {
 	return &State{
+		reader:       reader,
+		locks:        newLocks(c, reader),
 		VNIs:         allocator.NewIDPool(firstVNI, vniCount),
 		RouteTargets: allocator.NewIDPool(firstRouteTargetNumber, routeTargetNumberCount),
 		MACs:         allocator.NewMACPool(),
@@ -131,12 +141,23 @@ func (s *State) ownerName(uid types.UID) string {
 	return string(uid)
 }
 
-// Load rebuilds the allocators from the objects once; every reconciler calls
-// it first, and they run only after the cache has synced (and, with leader
-// election, only on the leader).
-func (s *State) Load(ctx context.Context, c client.Reader) error {
-	s.loadOnce.Do(func() { s.loadErr = s.load(ctx, c) })
-	return s.loadErr
+// Load rebuilds the allocators from the objects once, listed from the
+// apiserver; every reconciler calls it first, and they run only on the
+// leader. A failed load is tried again by the next reconcile.
+func (s *State) Load(ctx context.Context) error {
+	if s.loaded.Load() {
+		return nil
+	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if s.loaded.Load() {
+		return nil
+	}
+	if err := s.load(ctx, s.reader); err != nil {
+		return err
+	}
+	s.loaded.Store(true)
+	return nil
 }
 
 func (s *State) load(ctx context.Context, c client.Reader) error {
@@ -224,7 +245,48 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 			s.nameOwner(vmi.UID, "VirtualMachineInterface "+vmi.Namespace+"/"+vmi.Name)
 		}
 	}
-	log.Info("Rebuilt allocations from the objects", "vnis", s.VNIs.Used(), "routeTargets", s.RouteTargets.Used(),
+	// The Allocations are the apiserver's record of who holds what: what
+	// they say wins over what the holders record (a value claimed by an
+	// allocation whose write to its holder did not happen is still held).
+	var allocations corev1alpha1.AllocationList
+	if err := c.List(ctx, &allocations); err != nil {
+		return fmt.Errorf("failed to list Allocations: %w", err)
+	}
+	for _, a := range allocations.Items {
+		holder := a.Spec.HolderReference
+		var err error
+		switch a.Spec.Type {
+		case corev1alpha1.AllocationAddress:
+			ref := a.Spec.SubnetReference
+			sn := byName[types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}]
+			addr, perr := netip.ParseAddr(a.Spec.Value)
+			switch {
+			case perr != nil:
+				err = perr
+			case sn == nil:
+				continue // its Subnet is gone: the holder keeps it (InstanceIPReconciler.keep)
+			default:
+				var pool *allocator.SubnetPool
+				if pool, err = s.SubnetPool(sn); err == nil {
+					err = pool.Reserve(addr, holder.UID)
+				}
+			}
+		case corev1alpha1.AllocationMAC:
+			err = s.MACs.Reserve(a.Spec.Value, holder.UID)
+		case corev1alpha1.AllocationVNI:
+			var n uint64
+			if _, err = fmt.Sscan(a.Spec.Value, &n); err == nil {
+				err = s.VNIs.Reserve(n, holder.UID)
+			}
+		}
+		if err != nil {
+			log.Error(err, "Allocation cannot be reserved", "allocation", a.Name)
+		}
+		s.locks.confirm(a.Name, holder.UID)
+		s.nameOwner(holder.UID, holder.Kind+" "+qualified(holder.Namespace, holder.Name))
+	}
+
+	log.Info("Rebuilt allocations from the objects", "allocations", len(allocations.Items), "vnis", s.VNIs.Used(), "routeTargets", s.RouteTargets.Used(),
 		"instanceIPs", len(iips.Items), "interfaces", len(vmis.Items))
 	return nil
 }
@@ -264,4 +326,27 @@ func systemRouteTargetNumber(rt string) (uint64, bool) {
 		return 0, false
 	}
 	return uint64(v.Number), true
+}
+
+// qualified is namespace/name, or name for a cluster-scoped object.
+func qualified(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
+
+// learn records in memory that another object holds a value the
+// apiserver refused to this one (its Allocation exists): the pool then
+// proposes other values.
+func (s *State) learn(reserve func(types.UID) error, other *corev1alpha1.ResourceReference) {
+	_ = reserve(other.UID) // held by other already, or a value other holds besides: the lock decides anyway
+	s.nameOwner(other.UID, other.Kind+" "+qualified(other.Namespace, other.Name))
+}
+
+// releaseOwner frees whatever owner holds in memory: an address, a MAC, a VNI.
+func (s *State) releaseOwner(owner types.UID) {
+	s.ReleaseAddress(owner)
+	s.MACs.Release(owner)
+	s.VNIs.Release(owner)
 }

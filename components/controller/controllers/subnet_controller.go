@@ -41,7 +41,7 @@ type SubnetReconciler struct {
 // Reconcile reports the subnet's usage; a deleted subnet goes once no
 // address of it is allocated.
 func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if err := r.State.Load(ctx, r.Client); err != nil {
+	if err := r.State.Load(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	sn := &corev1alpha1.Subnet{}

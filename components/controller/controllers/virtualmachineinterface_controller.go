@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,7 +34,7 @@ type VirtualMachineInterfaceReconciler struct {
 
 // Reconcile allocates, persists and reports the interface's MAC.
 func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if err := r.State.Load(ctx, r.Client); err != nil {
+	if err := r.State.Load(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	vmi := &corev1alpha1.VirtualMachineInterface{}
@@ -41,15 +42,60 @@ func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req c
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !vmi.DeletionTimestamp.IsZero() {
+		var recorded []string
+		if mac := vmi.Annotations[AnnotationAllocated]; mac != "" {
+			recorded = append(recorded, corev1alpha1.MACAllocationName(mac))
+		}
+		if err := r.State.locks.releaseHolder(ctx, vmi.UID, recorded...); err != nil {
+			return ctrl.Result{}, err
+		}
 		r.State.MACs.Release(vmi.UID)
 		return ctrl.Result{}, removeFinalizers(ctx, r.Client, vmi, FinalizerMACDeallocation)
 	}
 	before := deepCopy(vmi)
 	name := "VirtualMachineInterface " + vmi.Namespace + "/" + vmi.Name
 
+	// claim makes the MAC's Allocation for the interface; another holder
+	// is learnt, and returned.
+	claim := func(mac string) (*corev1alpha1.ResourceReference, error) {
+		other, err := r.State.locks.claim(ctx, corev1alpha1.MACAllocationName(mac), corev1alpha1.AllocationSpec{
+			Type: corev1alpha1.AllocationMAC, Value: mac, HolderReference: holderOf(vmi, "VirtualMachineInterface")})
+		if err != nil || other != nil {
+			r.State.MACs.Release(vmi.UID)
+		}
+		if other != nil {
+			r.State.learn(func(uid types.UID) error { return r.State.MACs.Reserve(mac, uid) }, other)
+		}
+		return other, err
+	}
+
 	var mac string
 	requested := vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress
-	if len(requested) > 0 {
+	switch {
+	case len(requested) > 0 && vmi.Annotations[AnnotationAllocated] == string(requested[0]):
+		// It holds the MAC (recorded): it stays its own until it is
+		// deleted, whatever else claims it; a second holder is said.
+		mac = string(requested[0])
+		problem := ""
+		var taken *allocator.MACTakenError
+		if err := r.State.MACs.Reserve(mac, vmi.UID); errors.As(err, &taken) {
+			problem = fmt.Sprintf("MAC %s is also held by %s", mac, r.State.ownerName(taken.Owner))
+		}
+		other, err := r.State.locks.claim(ctx, corev1alpha1.MACAllocationName(mac), corev1alpha1.AllocationSpec{
+			Type: corev1alpha1.AllocationMAC, Value: mac, HolderReference: holderOf(vmi, "VirtualMachineInterface")})
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if other != nil {
+			problem = fmt.Sprintf("MAC %s is also held by %s %s", mac, other.Kind, qualified(other.Namespace, other.Name))
+		}
+		if problem != "" && before.Status.Observation != problem {
+			r.Recorder.Eventf(vmi, nil, "Warning", ReasonMACTaken, "KeepMAC", problem)
+		}
+		r.State.nameOwner(vmi.UID, name)
+		setState(&vmi.Status.CommonStatus, vmi.Generation, corev1alpha1.StateSuccess, ReasonReady, problem)
+		return ctrl.Result{}, patchStatus(ctx, r.Client, vmi, before)
+	case len(requested) > 0:
 		mac = string(requested[0])
 		err := r.State.MACs.Reserve(mac, vmi.UID)
 		var taken *allocator.MACTakenError
@@ -60,10 +106,31 @@ func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req c
 		case err != nil:
 			return ctrl.Result{}, r.fail(ctx, vmi, before, ReasonInvalidMAC, fmt.Sprintf("requested MAC: %v", err))
 		}
-	} else {
-		var err error
-		if mac, err = r.State.MACs.Allocate(vmi.UID); err != nil {
-			return ctrl.Result{}, r.fail(ctx, vmi, before, ReasonPoolExhausted, fmt.Sprintf("no MAC left to allocate: %v", err))
+		other, err := claim(mac)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if other != nil {
+			return ctrl.Result{}, r.fail(ctx, vmi, before, ReasonMACTaken,
+				fmt.Sprintf("requested MAC %s is taken by %s", mac, r.State.ownerName(other.UID)))
+		}
+	default:
+		claimed := false
+		for range maxClaims {
+			var err error
+			if mac, err = r.State.MACs.Allocate(vmi.UID); err != nil {
+				return ctrl.Result{}, r.fail(ctx, vmi, before, ReasonPoolExhausted, fmt.Sprintf("no MAC left to allocate: %v", err))
+			}
+			other, err := claim(mac)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			if claimed = other == nil; claimed {
+				break
+			}
+		}
+		if !claimed {
+			return ctrl.Result{}, fmt.Errorf("%d MACs in a row were held by other objects than the pool knew: trying again", maxClaims)
 		}
 	}
 	r.State.nameOwner(vmi.UID, name)
@@ -80,7 +147,7 @@ func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req c
 		if err := r.Patch(ctx, vmi, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			if apierrors.IsNotFound(err) {
 				r.State.MACs.Release(vmi.UID)
-				return ctrl.Result{}, nil
+				return ctrl.Result{}, r.State.locks.releaseHolder(ctx, vmi.UID)
 			}
 			return ctrl.Result{}, fmt.Errorf("failed to record MAC %s on %s: %w", mac, name, err)
 		}

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -46,7 +47,7 @@ type VirtualNetworkReconciler struct {
 // Reconcile allocates the network's VNI, makes its route targets and
 // routing instance, and reports the outcome.
 func (r *VirtualNetworkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if err := r.State.Load(ctx, r.Client); err != nil {
+	if err := r.State.Load(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	vn := &corev1alpha1.VirtualNetwork{}
@@ -61,9 +62,12 @@ func (r *VirtualNetworkReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	before := deepCopy(vn)
 
-	vni, err := r.State.VNIs.Allocate(vn.UID)
+	vni, err := r.allocateVNI(ctx, vn)
 	if err != nil {
-		setState(&vn.Status.CommonStatus, vn.Generation, corev1alpha1.StateFailure, ReasonPoolExhausted, fmt.Sprintf("no VNI left to allocate: %v", err))
+		return ctrl.Result{}, err
+	}
+	if vni == 0 {
+		setState(&vn.Status.CommonStatus, vn.Generation, corev1alpha1.StateFailure, ReasonPoolExhausted, "no VNI left to allocate")
 		r.Recorder.Eventf(vn, nil, "Warning", ReasonPoolExhausted, "AllocateVNI", vn.Status.Observation)
 		return ctrl.Result{}, patchStatus(ctx, r.Client, vn, before)
 	}
@@ -96,6 +100,29 @@ func (r *VirtualNetworkReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		setState(&vn.Status.CommonStatus, vn.Generation, corev1alpha1.StateSuccess, ReasonReady, "")
 	}
 	return ctrl.Result{}, patchStatus(ctx, r.Client, vn, before)
+}
+
+// allocateVNI gives the network the VNI it holds, or a free one once its
+// Allocation is created for it (0: none left).
+func (r *VirtualNetworkReconciler) allocateVNI(ctx context.Context, vn *corev1alpha1.VirtualNetwork) (uint64, error) {
+	for range maxClaims {
+		vni, err := r.State.VNIs.Allocate(vn.UID)
+		if err != nil {
+			return 0, nil
+		}
+		other, err := r.State.locks.claim(ctx, corev1alpha1.VNIAllocationName(vni), corev1alpha1.AllocationSpec{
+			Type: corev1alpha1.AllocationVNI, Value: strconv.FormatUint(vni, 10), HolderReference: holderOf(vn, "VirtualNetwork")})
+		if err != nil {
+			r.State.VNIs.Release(vn.UID)
+			return 0, err
+		}
+		if other == nil {
+			return vni, nil
+		}
+		r.State.VNIs.Release(vn.UID)
+		r.State.learn(func(uid types.UID) error { return r.State.VNIs.Reserve(vni, uid) }, other)
+	}
+	return 0, fmt.Errorf("%d VNIs in a row were held by other objects than the pool knew: trying again", maxClaims)
 }
 
 // subnetFamilies names the address families of the network's subnets, and
@@ -206,6 +233,13 @@ func (r *VirtualNetworkReconciler) delete(ctx context.Context, vn *corev1alpha1.
 		return nil // the RoutingInstance's deletion requeues the network
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("failed to get RoutingInstance %s/%s: %w", vn.Namespace, vn.Name, err)
+	}
+	var recorded []string
+	if id := vn.Status.VirtualNetworkNetworkID; id > 0 {
+		recorded = append(recorded, corev1alpha1.VNIAllocationName(uint64(id)))
+	}
+	if err := r.State.locks.releaseHolder(ctx, vn.UID, recorded...); err != nil {
+		return err
 	}
 	r.State.VNIs.Release(vn.UID)
 	return removeFinalizers(ctx, r.Client, vn, virtualNetworkFinalizers...)

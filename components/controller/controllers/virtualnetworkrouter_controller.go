@@ -54,7 +54,7 @@ type VirtualNetworkRouterReconciler struct {
 // Reconcile allocates the router's route target and writes the route
 // targets of its networks' routing instances.
 func (r *VirtualNetworkRouterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if err := r.State.Load(ctx, r.Client); err != nil {
+	if err := r.State.Load(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
 	vnr := &corev1alpha1.VirtualNetworkRouter{}

@@ -58,6 +58,12 @@ type PodReconciler struct {
 	// that nothing is held while the pod waits, and their deletions must
 	// not start the next attempt at once.
 	retryAt sync.Map
+	// degradedBy holds, per plugged pod (namespace/name), the last
+	// problem reported for it.
+	degradedBy sync.Map
+
+	// APIReader reads the apiserver, not the cache.
+	APIReader client.Reader
 }
 
 // podRetry is a pod whose allocation failed.
@@ -90,6 +96,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err := r.Get(ctx, req.NamespacedName, pod); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.retryAt.Delete(req.NamespacedName)
+			r.degradedBy.Delete(req.NamespacedName.String())
 			return ctrl.Result{}, r.cleanup(ctx, req.NamespacedName, "")
 		}
 		return ctrl.Result{}, err
@@ -127,6 +134,9 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, err
 	}
 	if problem != "" {
+		if plugged, err := r.plugged(ctx, pod); err != nil || plugged {
+			return r.degraded(pod, problem), err
+		}
 		if err := r.cleanup(ctx, req.NamespacedName, "none"); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -162,12 +172,15 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		}
 	}
 	if len(failures) > 0 {
+		problem := strings.Join(failures, "; ")
+		if plugged, err := r.plugged(ctx, pod); err != nil || plugged {
+			return r.degraded(pod, problem), err
+		}
 		// The pod holds nothing while it waits for its user: its objects
 		// (and the addresses its other interfaces got) go.
 		if err := r.cleanup(ctx, req.NamespacedName, "none"); err != nil {
 			return ctrl.Result{}, err
 		}
-		problem := strings.Join(failures, "; ")
 		wait := allocationRetry
 		if retryMissing(problem).RequeueAfter > 0 {
 			wait = missingRetry // a network on its way (its NAD applied with the pod)
@@ -178,6 +191,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if len(waiting) > 0 {
 		return ctrl.Result{}, nil // the objects' status changes requeue the pod
 	}
+	r.degradedBy.Delete(req.NamespacedName.String())
 	data, err := json.MarshalIndent(statuses, "", "    ")
 	if err != nil {
 		return ctrl.Result{}, err
@@ -188,6 +202,43 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, r.annotate(ctx, pod, want, true)
+}
+
+// plugged says whether the pod may run with its interfaces: kubemanager
+// wrote its network-status for this VirtualMachine, which is what the
+// vrouter agent waits for before it plugs them. What a plugged pod holds
+// is never taken back while it lives, whatever fails later (a network
+// missing or made again, a NAD edited): its addresses and MACs are in its
+// kernel. The pod is read again from the apiserver, not the cache, before
+// anything of an unplugged pod is removed: a network-status just written
+// may not have reached the cache.
+func (r *PodReconciler) plugged(ctx context.Context, pod *corev1.Pod) (bool, error) {
+	// The VirtualMachine's name holds the pod's UID: the annotation of a
+	// pod is of its own VirtualMachine.
+	isPlugged := func(p *corev1.Pod) bool {
+		return p.Annotations[nadv1.NetworkStatusAnnot] != "" && p.Annotations[AnnotationVMUUID] != ""
+	}
+	if isPlugged(pod) {
+		return true, nil
+	}
+	live := &corev1.Pod{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(pod), live); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return live.UID == pod.UID && isPlugged(live), nil
+}
+
+// degraded reports a problem of a plugged pod: a Warning event, once per
+// problem; its interfaces, objects and network-status stay as they are,
+// and the pod is looked at again until the problem is repaired.
+func (r *PodReconciler) degraded(pod *corev1.Pod, problem string) ctrl.Result {
+	key := client.ObjectKeyFromObject(pod).String()
+	if last, ok := r.degradedBy.Load(key); !ok || last.(string) != problem {
+		r.Recorder.Eventf(pod, nil, "Warning", "NetworksDegraded", "KeepNetworks",
+			"%s; the pod keeps its interfaces, addresses and MACs, and they are repaired when this is", problem)
+		r.degradedBy.Store(key, problem)
+	}
+	return ctrl.Result{RequeueAfter: missingRetry}
 }
 
 // plan lists the pod's interfaces: eth0 on the default pod network, then

@@ -94,7 +94,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, cfg *Config) error {
 	})); err != nil {
 		return err
 	}
-	if err := (&PodReconciler{Client: mgr.GetClient(), Config: cfg, Recorder: recorder}).SetupWithManager(mgr); err != nil {
+	if err := (&PodReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Config: cfg, Recorder: recorder}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&NamespaceReconciler{Client: mgr.GetClient(), Config: cfg}).SetupWithManager(mgr); err != nil {
