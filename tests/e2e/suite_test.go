@@ -131,6 +131,22 @@ var _ = BeforeEach(func(ctx SpecContext) {
 	Expect(theLab.WaitAvailable(ctx, 3*time.Minute)).To(Succeed(), "the stack, before the spec")
 }, NodeTimeout(5*time.Minute))
 
+// A failed spec's pods that are not Ready are described before its
+// cleanup deletes them: their conditions and every event (Normal ones
+// too: an image pull or a sandbox that never ends has no Warning).
+var _ = JustAfterEach(func() {
+	if !CurrentSpecReport().Failed() || theLab == nil {
+		return
+	}
+	out, _ := run("get", "pods", "-A", "-o",
+		`jsonpath={range .items[?(@.status.conditions[?(@.type=="Ready")].status!="True")]}{.metadata.namespace}/{.metadata.name} {end}`)
+	for _, p := range strings.Fields(out) {
+		ns, name, _ := strings.Cut(p, "/")
+		desc, _ := run("-n", ns, "describe", "pod", name)
+		AddReportEntry("not Ready: "+p, desc)
+	}
+})
+
 // ReportAfterEach dumps the lab's state when a spec fails.
 var _ = ReportAfterEach(func(r SpecReport) {
 	if r.Failed() {
