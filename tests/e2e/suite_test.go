@@ -139,8 +139,12 @@ var _ = JustAfterEach(func() {
 		return
 	}
 	out, _ := run("get", "pods", "-A", "-o",
-		`jsonpath={range .items[?(@.status.conditions[?(@.type=="Ready")].status!="True")]}{.metadata.namespace}/{.metadata.name} {end}`)
-	for _, p := range strings.Fields(out) {
+		`jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
+	for _, entry := range strings.Fields(out) {
+		p, ready, _ := strings.Cut(entry, "=")
+		if ready == "True" {
+			continue
+		}
 		ns, name, _ := strings.Cut(p, "/")
 		desc, _ := run("-n", ns, "describe", "pod", name)
 		AddReportEntry("not Ready: "+p, desc)
