@@ -279,3 +279,31 @@ var _ = Describe("Allocations: the apiserver decides who holds a value", func() 
 		Consistently(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(a), a) }, 5*time.Second, 500*time.Millisecond).Should(Succeed())
 	})
 })
+
+var _ = Describe("Deleting by hand what a running pod holds", func() {
+	It("refuses to delete the InstanceIPs and VirtualMachineInterfaces of a plugged pod, naming the pod; they go with it", func() {
+		namespace("own-byhand")
+		nad("own-byhand", "net", map[string]string{"opencontrail.org/cidr": "172.30.6.0/24"})
+		p := pod("own-byhand", "a", "net")
+		running := map[*corev1.Pod]plugged{p: pluggedOf(p)}
+		var iips corev1alpha1.InstanceIPList
+		Expect(k8sClient.List(ctx, &iips, client.MatchingLabels{kubemanager.LabelPodUID: string(p.UID)})).To(Succeed())
+		Expect(iips.Items).To(HaveLen(2))
+		for i := range iips.Items {
+			err := k8sClient.Delete(ctx, &iips.Items[i])
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring("of running pod own-byhand/a"))
+		}
+		var vmis corev1alpha1.VirtualMachineInterfaceList
+		Expect(k8sClient.List(ctx, &vmis, client.MatchingLabels{kubemanager.LabelPodUID: string(p.UID)})).To(Succeed())
+		Expect(vmis.Items).To(HaveLen(2))
+		for i := range vmis.Items {
+			err := k8sClient.Delete(ctx, &vmis.Items[i])
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring("is interface eth"))
+		}
+		keeps(running, 2*time.Second)
+		deletePod(p)
+		Eventually(podObjects(p)).Should(Equal("vm=0 vmi=0 iip=0"))
+	})
+})

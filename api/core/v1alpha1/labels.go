@@ -22,6 +22,23 @@ const (
 	AnnotationNADNamespace   = "juniper.net/nad-namespace"
 	AnnotationNADClusterName = "juniper.net/nad-cluster-name"
 
+	// The contract between kubemanager, which makes a pod's objects, and
+	// the components that read them (the vrouter agent, the controller,
+	// admission). LabelPodUID, on every object made for a pod (its
+	// VirtualMachine, VirtualMachineInterfaces and InstanceIPs), is the
+	// pod's UID: a pod deleted and made again under its name never gets
+	// the old one's objects. AnnotationPod names the pod, <namespace>/<name>.
+	LabelPodUID   = "kube-manager.juniper.net/pod-uid"
+	AnnotationPod = "kube-manager.juniper.net/pod"
+	// AnnotationVMUUID, on a pod, is the UID of its VirtualMachine; with
+	// the pod's k8s.v1.cni.cncf.io/network-status, kubemanager's word that
+	// the pod's interfaces are allocated and may be plugged. A plugged
+	// pod's objects are its own until it is deleted.
+	AnnotationVMUUID = "kube-manager.juniper.net/vm-uuid"
+	// AnnotationNetworksStatus, on a NAD or a pod, is what kubemanager made
+	// of it (CN2's juniper.net/networks-status).
+	AnnotationNetworksStatus = "juniper.net/networks-status"
+
 	// DefaultDomain is the first element of a namespaced object's fqName.
 	DefaultDomain = "default-domain"
 	// DefaultGlobalSystemConfig is the first element of a VirtualRouter's fqName.

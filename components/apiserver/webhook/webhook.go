@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -119,9 +121,9 @@ func onlyObject[T client.Object](create func(T) field.ErrorList, update func(old
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-virtualmachine,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualmachines,verbs=create;update,versions=v1alpha1,name=mvirtualmachine.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-virtualmachine,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualmachines,verbs=create;update,versions=v1alpha1,name=vvirtualmachine.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-virtualmachineinterface,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualmachineinterfaces,verbs=create;update,versions=v1alpha1,name=mvirtualmachineinterface.core.contrail.juniper.net,admissionReviewVersions=v1
-// +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-virtualmachineinterface,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualmachineinterfaces,verbs=create;update,versions=v1alpha1,name=vvirtualmachineinterface.core.contrail.juniper.net,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-virtualmachineinterface,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualmachineinterfaces,verbs=create;update;delete,versions=v1alpha1,name=vvirtualmachineinterface.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-instanceip,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=instanceips,verbs=create;update,versions=v1alpha1,name=minstanceip.core.contrail.juniper.net,admissionReviewVersions=v1
-// +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-instanceip,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=instanceips,verbs=create;update,versions=v1alpha1,name=vinstanceip.core.contrail.juniper.net,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-instanceip,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=instanceips,verbs=create;update;delete,versions=v1alpha1,name=vinstanceip.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-virtualnetworkrouter,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualnetworkrouters,verbs=create;update,versions=v1alpha1,name=mvirtualnetworkrouter.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-core-contrail-juniper-net-v1alpha1-virtualnetworkrouter,mutating=false,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualnetworkrouters,verbs=create;update,versions=v1alpha1,name=vvirtualnetworkrouter.core.contrail.juniper.net,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/mutate-core-contrail-juniper-net-v1alpha1-virtualrouter,mutating=true,failurePolicy=fail,sideEffects=None,groups=core.contrail.juniper.net,resources=virtualrouters,verbs=create;update,versions=v1alpha1,name=mvirtualrouter.core.contrail.juniper.net,admissionReviewVersions=v1
@@ -129,6 +131,7 @@ func onlyObject[T client.Object](create func(T) field.ErrorList, update func(old
 
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualnetworks;subnets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=instanceips,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get
 
 // Setup registers the defaulting and validating webhooks of every kind.
 func Setup(mgr ctrl.Manager) error {
@@ -144,9 +147,15 @@ func Setup(mgr ctrl.Manager) error {
 		register(mgr, &corev1alpha1.VirtualMachine{}, &kindWebhook[*corev1alpha1.VirtualMachine]{
 			defaults: DefaultVirtualMachine, validate: onlyObject(ValidateVirtualMachine, nil)}),
 		register(mgr, &corev1alpha1.VirtualMachineInterface{}, &kindWebhook[*corev1alpha1.VirtualMachineInterface]{
-			defaults: DefaultVirtualMachineInterface, validate: validateVirtualMachineInterface}),
+			defaults: DefaultVirtualMachineInterface, validate: validateVirtualMachineInterface,
+			refuseDelete: func(ctx context.Context, r client.Reader, vmi *corev1alpha1.VirtualMachineInterface) (string, error) {
+				return heldByPlugged(ctx, r, vmi, fmt.Sprintf("VirtualMachineInterface %s/%s is interface %s", vmi.Namespace, vmi.Name, vmi.Spec.InterfaceName))
+			}}),
 		register(mgr, &corev1alpha1.InstanceIP{}, &kindWebhook[*corev1alpha1.InstanceIP]{
-			defaults: DefaultInstanceIP, validate: validateInstanceIP}),
+			defaults: DefaultInstanceIP, validate: validateInstanceIP,
+			refuseDelete: func(ctx context.Context, r client.Reader, iip *corev1alpha1.InstanceIP) (string, error) {
+				return heldByPlugged(ctx, r, iip, fmt.Sprintf("InstanceIP %s holds address %s", iip.Name, iip.Spec.InstanceIPAddress))
+			}}),
 		register(mgr, &corev1alpha1.VirtualNetworkRouter{}, &kindWebhook[*corev1alpha1.VirtualNetworkRouter]{
 			defaults: DefaultVirtualNetworkRouter, validate: onlyObject(ValidateVirtualNetworkRouter, nil)}),
 		register(mgr, &corev1alpha1.VirtualRouter{}, &kindWebhook[*corev1alpha1.VirtualRouter]{
@@ -254,6 +263,31 @@ func subnetHolders(ctx context.Context, r client.Reader, sn *corev1alpha1.Subnet
 	}
 	return fmt.Sprintf("Subnet %s/%s holds %d %s of running workloads: %s; it can be deleted once they are (delete their pods first)",
 		sn.Namespace, sn.Name, len(holders), plural(len(holders), "address", "addresses"), strings.Join(shown, ", ")), nil
+}
+
+// heldByPlugged refuses to delete an object kubemanager made for a pod
+// while that pod runs plugged (kubemanager wrote its network-status): its
+// address or MAC is in the pod's kernel, and a new object would get
+// another. It goes with the pod. The objects of a pod that is gone, being
+// deleted, or was never plugged may go.
+func heldByPlugged(ctx context.Context, r client.Reader, obj client.Object, what string) (string, error) {
+	ns, name, ok := strings.Cut(obj.GetAnnotations()[corev1alpha1.AnnotationPod], "/")
+	uid := obj.GetLabels()[corev1alpha1.LabelPodUID]
+	if !ok || uid == "" {
+		return "", nil
+	}
+	pod := &corev1.Pod{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, pod); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("failed to get pod %s/%s: %w", ns, name, err)
+	}
+	if string(pod.UID) != uid || !pod.DeletionTimestamp.IsZero() ||
+		pod.Annotations[corev1alpha1.AnnotationVMUUID] == "" || pod.Annotations[nadv1.NetworkStatusAnnot] == "" {
+		return "", nil
+	}
+	return fmt.Sprintf("%s of running pod %s/%s: it is the pod's until the pod is deleted (delete the pod instead)", what, ns, name), nil
 }
 
 // validateVirtualMachineInterface adds to ValidateVirtualMachineInterface

@@ -19,7 +19,7 @@ const (
 	// AnnotationNetworks is CN2's description of the network to make.
 	AnnotationNetworks = "juniper.net/networks"
 	// AnnotationNetworksStatus is where kubemanager says what it made of it.
-	AnnotationNetworksStatus = "juniper.net/networks-status"
+	AnnotationNetworksStatus = corev1alpha1.AnnotationNetworksStatus
 	// The older Contrail annotations: the network's CIDR and fabric settings...
 	AnnotationOpenContrailCIDR             = "opencontrail.org/cidr"
 	AnnotationOpenContrailFabricForwarding = "opencontrail.org/ip_fabric_forwarding"

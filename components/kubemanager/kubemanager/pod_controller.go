@@ -26,7 +26,7 @@ import (
 // Annotations and labels kubemanager writes for pods.
 const (
 	// AnnotationVMUUID, on a pod, is the UID of its VirtualMachine.
-	AnnotationVMUUID = "kube-manager.juniper.net/vm-uuid"
+	AnnotationVMUUID = corev1alpha1.AnnotationVMUUID
 	// AnnotationAppliedNetworks, on a VirtualMachine, is the pod's networks
 	// annotation its interfaces were made from: interfaces are not added or
 	// removed on a running pod.
@@ -34,9 +34,9 @@ const (
 	// Labels on every object made for a pod: which pod, by UID, so that a
 	// pod deleted and recreated with the same name never inherits the old
 	// one's interfaces or addresses.
-	LabelPodUID = "kube-manager.juniper.net/pod-uid"
+	LabelPodUID = corev1alpha1.LabelPodUID
 	// AnnotationPod names the pod, <namespace>/<name> (too long for a label).
-	AnnotationPod = "kube-manager.juniper.net/pod"
+	AnnotationPod = corev1alpha1.AnnotationPod
 
 	// indexPod: a VirtualMachine, VirtualMachineInterface or InstanceIP by
 	// its pod, <namespace>/<name>.
