@@ -406,6 +406,7 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 		}
 	}
 	sort.Strings(names)
+	created := map[string]time.Time{}
 	for _, name := range names {
 		ns, vnName, _ := cutNamespace(name)
 		vn := &corev1alpha1.VirtualNetwork{}
@@ -444,7 +445,11 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 			}
 		}
 		state.Networks = append(state.Networks, n)
+		created[name] = vn.CreationTimestamp.Time
 	}
+	networks, clashes := oneNetworkPerVNI(state.Networks, created)
+	state.Networks = networks
+	problems = append(problems, clashes...)
 	if a.routerNS != nil {
 		// Always, with no routed network too: the router's rules go then.
 		state.Router = a.router(ctx, state, routed, ports, routers.Items)
@@ -574,3 +579,43 @@ func (a *Agent) setReady(reason string) {
 }
 
 func cutNamespace(s string) (string, string, bool) { return strings.Cut(s, "/") }
+
+// oneNetworkPerVNI keeps one network per VNI: two networks with one VNI
+// would share a bridge and a VXLAN device, and each would reach the
+// other's pods. The older network (by its VirtualNetwork's creation) keeps
+// the VNI; each other one is left unprogrammed and said, until the VNIs
+// differ. The controller's Allocations make this impossible in a working
+// cluster; a VirtualNetwork's status written by hand, or restored from an
+// old backup, is not.
+func oneNetworkPerVNI(networks []dataplane.Network, created map[string]time.Time) ([]dataplane.Network, []error) {
+	order := make([]int, len(networks))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := networks[order[i]], networks[order[j]]
+		if !created[a.Name].Equal(created[b.Name]) {
+			return created[a.Name].Before(created[b.Name])
+		}
+		return a.Name < b.Name
+	})
+	owner := map[uint32]string{}
+	drop := map[int]bool{}
+	var problems []error
+	for _, i := range order {
+		n := networks[i]
+		if first, ok := owner[n.VNI]; ok {
+			drop[i] = true
+			problems = append(problems, fmt.Errorf("networks %s and %s both have VNI %d: %s is not programmed on this node until their VNIs differ", first, n.Name, n.VNI, n.Name))
+			continue
+		}
+		owner[n.VNI] = n.Name
+	}
+	kept := networks[:0:0]
+	for i, n := range networks {
+		if !drop[i] {
+			kept = append(kept, n)
+		}
+	}
+	return kept, problems
+}

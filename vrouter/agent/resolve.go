@@ -21,11 +21,11 @@ import (
 	"github.com/kontrail/kontrail/cni/agentapi"
 )
 
-// Annotations and labels kubemanager writes (components/kubemanager).
+// Annotations and labels kubemanager writes (api/core/v1alpha1).
 const (
-	labelPodUID              = "kube-manager.juniper.net/pod-uid"
-	annotationPod            = "kube-manager.juniper.net/pod"
-	annotationNetworksStatus = "juniper.net/networks-status"
+	labelPodUID              = corev1alpha1.LabelPodUID
+	annotationPod            = corev1alpha1.AnnotationPod
+	annotationNetworksStatus = corev1alpha1.AnnotationNetworksStatus
 )
 
 // resolver answers the plugin's question "what interfaces does this pod
