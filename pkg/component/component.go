@@ -32,6 +32,11 @@ type Options struct {
 	MetricsAddr    string
 	ProbeAddr      string
 	LeaderElection bool
+	// ClusterLease, when set, makes the component one per cluster: it
+	// always elects a leader, with its lease in this namespace whatever
+	// namespace its replicas run in (two installs in two namespaces elect
+	// one leader between them), and --leader-elect=false is refused.
+	ClusterLease string
 	QPS            float64
 	Burst          int
 	Zap            zap.Options
@@ -82,6 +87,9 @@ func NewManager(o *Options, scheme *runtime.Scheme, extra func(*manager.Options)
 		LeaderElection:         o.LeaderElection,
 		LeaderElectionID:       o.Name + ".kontrail.juniper.net",
 	}
+	if o.ClusterLease != "" {
+		opts.LeaderElectionNamespace = o.ClusterLease
+	}
 	if extra != nil {
 		extra(&opts)
 	}
@@ -107,7 +115,17 @@ func NewManager(o *Options, scheme *runtime.Scheme, extra func(*manager.Options)
 // configure, when given, adjusts the manager options after the flags are
 // parsed: a component's own flags (a webhook port, say) take effect there.
 func Main(name, summary string, setup func(manager.Manager) error, configure ...func(*manager.Options)) {
-	opts := Options{Name: name}
+	main(Options{Name: name}, summary, setup, configure)
+}
+
+// MainOnePerCluster is Main for a component of which one replica works in
+// the whole cluster (the controller, which allocates): see ClusterLease.
+func MainOnePerCluster(name, leaseNamespace, summary string, setup func(manager.Manager) error, configure ...func(*manager.Options)) {
+	main(Options{Name: name, ClusterLease: leaseNamespace}, summary, setup, configure)
+}
+
+func main(opts Options, summary string, setup func(manager.Manager) error, configure []func(*manager.Options)) {
+	name := opts.Name
 	opts.BindFlags(flag.CommandLine)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags]\n\n%s\n\nFlags:\n", name, summary)
@@ -115,6 +133,10 @@ func Main(name, summary string, setup func(manager.Manager) error, configure ...
 	}
 	flag.Parse()
 
+	if err := opts.electOnePerCluster(flag.CommandLine); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(2)
+	}
 	if err := run(&opts, setup, configure); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
@@ -139,5 +161,21 @@ func run(opts *Options, setup func(manager.Manager) error, configure []func(*man
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("manager stopped: %w", err)
 	}
+	return nil
+}
+
+// electOnePerCluster turns leader election on for a one-per-cluster
+// component, and refuses a command line that turns it off.
+func (o *Options) electOnePerCluster(fs *flag.FlagSet) error {
+	if o.ClusterLease == "" {
+		return nil
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "leader-elect" })
+	if explicit && !o.LeaderElection {
+		return fmt.Errorf("--leader-elect=false: %s always elects one leader in the cluster (lease %s/%s.kontrail.juniper.net): two replicas that both worked would allocate on their own",
+			o.Name, o.ClusterLease, o.Name)
+	}
+	o.LeaderElection = true
 	return nil
 }

@@ -18,8 +18,8 @@ func main() {
 	flag.UintVar(&as, "autonomous-system", 64512, "Autonomous system of the system route targets, target:<AS>:<8000000+n>.")
 	flag.IntVar(&opts.Workers, "workers", 8, "Reconciles each of the controller's reconcilers runs at once.")
 
-	component.Main("kontrail-controller",
-		"Runs the Kontrail controller: allocates VNIs, routing instances, route targets,\naddresses and MACs. Run several replicas with --leader-elect.",
+	component.MainOnePerCluster("kontrail-controller", "kube-system",
+		"Runs the Kontrail controller: allocates VNIs, routing instances, route targets,\naddresses and MACs. Its replicas, in whatever namespace, elect one leader\n(lease kube-system/kontrail-controller.kontrail.juniper.net): only it allocates.",
 		func(mgr manager.Manager) error {
 			opts.AutonomousSystem = uint32(as)
 			_, err := controllers.Setup(context.Background(), mgr, opts)

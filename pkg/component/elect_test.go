@@ -1,0 +1,43 @@
+package component
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestElectOnePerCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lease string
+		args  []string
+		elect bool
+		err   string
+	}{
+		{name: "a one-per-cluster component elects without the flag", lease: "kube-system", elect: true},
+		{name: "and with it", lease: "kube-system", args: []string{"--leader-elect"}, elect: true},
+		{name: "an args override cannot turn it off", lease: "kube-system", args: []string{"--leader-elect=false"}, err: "always elects one leader"},
+		{name: "another component may run alone", args: []string{"--leader-elect=false"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := Options{Name: "kontrail-controller", ClusterLease: tc.lease}
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			o.BindFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err := o.electOnePerCluster(fs)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || o.LeaderElection != tc.elect {
+				t.Fatalf("err = %v, leader election %v, want nil, %v", err, o.LeaderElection, tc.elect)
+			}
+		})
+	}
+}
