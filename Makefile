@@ -81,8 +81,8 @@ test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's u
 	@echo "test tests/e2e on a lab installed from the OLM bundle"; cd tests && E2E_INSTALL=bundle go test $(GO_TEST_FLAGS) ./e2e/
 
 .PHONY: test-one-core
-test-one-core: ## make test with everything it runs on one CPU (taskset -c 0: the suites, the lab's control plane, kubelets, containerd and pods), as on a machine half as fast.
-	taskset -c 0 $(MAKE) test
+test-one-core: ## (root) make test on one core: every CPU but cpu0 offline for the run (hack/one-core.sh), as on a machine half as fast.
+	hack/one-core.sh $(MAKE) test
 
 # make bench (docs/benchmarks.md): BENCH_COUNT repetitions of
 # BENCH_SAMPLES ADD/DEL samples each.

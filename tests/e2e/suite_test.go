@@ -31,6 +31,8 @@ var (
 	node1, node2 string
 	// suiteFailed says a spec failed: what it left is not a leak.
 	suiteFailed bool
+	// labUp says the lab came up (BeforeSuite passed).
+	labUp bool
 )
 
 func TestE2E(t *testing.T) {
@@ -76,6 +78,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	_ = theLab.Down()
 	start := time.Now()
 	Expect(theLab.Up(context.Background(), repo, "0.1.0", 2, install)).To(Succeed())
+	labUp = true
 	GinkgoWriter.Printf("lab up with Kontrail (%s) in %s\n", install, time.Since(start).Round(time.Second))
 }, NodeTimeout(15*time.Minute))
 
@@ -83,17 +86,21 @@ var _ = AfterSuite(func() {
 	if theLab == nil {
 		return
 	}
-	if !suiteFailed {
-		By("no leaks: the suite deleted its pods and networks, nothing of them is left in the API or on the nodes")
-		Eventually(leftovers, "60s", "2s").Should(BeEmpty())
+	var leaks []string
+	if labUp && !suiteFailed {
+		// A failed leak check still takes the lab down (below), then fails.
+		leaks = InterceptGomegaFailures(func() {
+			By("no leaks: the suite deleted its pods and networks, nothing of them is left in the API or on the nodes")
+			Eventually(leftovers, "60s", "2s").Should(BeEmpty())
+		})
 	}
-	if !CurrentSpecReport().Failed() && os.Getenv("E2E_KEEP") == "" {
+	if labUp && !suiteFailed && len(leaks) == 0 && os.Getenv("E2E_KEEP") == "" {
 		Expect(theLab.Down()).To(Succeed())
 		Expect(os.RemoveAll(labDir)).To(Succeed())
 		return
 	}
-	// A spec failed: its evidence (every process's and pod's log) is kept
-	// before the lab goes.
+	// Something failed (the lab's start, a spec, the leak check): the
+	// evidence (every process's and pod's log) is kept before the lab goes.
 	if dir, err := theLab.KeepLogs(); err != nil {
 		fmt.Fprintf(os.Stderr, "the lab's logs, kept in part in %s: %v\n", dir, err)
 	} else {
@@ -104,6 +111,9 @@ var _ = AfterSuite(func() {
 		return
 	}
 	_ = theLab.Down()
+	if len(leaks) > 0 {
+		Fail(strings.Join(leaks, "\n"))
+	}
 })
 
 // Every spec starts from a working lab: the registry serving (pods pull

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"sigs.k8s.io/yaml"
 )
 
@@ -302,15 +301,10 @@ func cgroupHierarchies() []string {
 }
 
 // makeCgroup makes a node's cgroup root in every v1 hierarchy; a new
-// cpuset cgroup has no CPUs or memory nodes until given its parent's,
-// and its CPUs are those this process may run on: a lab brought up under
-// `taskset -c 0` (make test-one-core) keeps its pods on CPU 0 too, as
-// every process it starts is.
+// cpuset cgroup has no CPUs or memory nodes until given its parent's (the
+// machine's: kubelet gives its kubepods cgroup every online CPU, so a node
+// cannot be kept to fewer; make test-one-core takes CPUs offline instead).
 func makeCgroup(name string) error {
-	var allowed unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
-		return fmt.Errorf("sched_getaffinity: %w", err)
-	}
 	for _, h := range cgroupHierarchies() {
 		dir := filepath.Join(h, name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -322,9 +316,6 @@ func makeCgroup(name string) error {
 				if err != nil {
 					return err
 				}
-				if f == "cpuset.cpus" {
-					data = []byte(cpuList(&allowed))
-				}
 				if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
 					return fmt.Errorf("%s: %w", filepath.Join(dir, f), err)
 				}
@@ -332,17 +323,6 @@ func makeCgroup(name string) error {
 		}
 	}
 	return nil
-}
-
-// cpuList writes a CPU set as cpuset.cpus reads it ("0,1").
-func cpuList(set *unix.CPUSet) string {
-	var cpus []string
-	for i := 0; i < 1024; i++ {
-		if set.IsSet(i) {
-			cpus = append(cpus, strconv.Itoa(i))
-		}
-	}
-	return strings.Join(cpus, ",")
 }
 
 // removeCgroup removes a node's cgroups, deepest first, in every hierarchy.
