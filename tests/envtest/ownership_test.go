@@ -307,3 +307,22 @@ var _ = Describe("Deleting by hand what a running pod holds", func() {
 		Eventually(podObjects(p)).Should(Equal("vm=0 vmi=0 iip=0"))
 	})
 })
+
+var _ = Describe("A deleted node", func() {
+	It("takes its VirtualRouter and the endpoints in it along; a node that is there keeps its", func() {
+		here := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("here")}}
+		Expect(create(here)).To(Succeed())
+		endpoints := func(name string) *corev1alpha1.VirtualRouter {
+			vr := &corev1alpha1.VirtualRouter{ObjectMeta: metav1.ObjectMeta{Name: name},
+				Spec: corev1alpha1.VirtualRouterSpec{VirtualRouterIPAddress: "192.168.177.48"}}
+			Expect(create(vr)).To(Succeed())
+			return vr
+		}
+		kept := endpoints(here.Name)
+		gonesNode := endpoints(uniqueName("gone"))
+		Eventually(gone(gonesNode)).Should(BeTrue(), "the VirtualRouter of a node that does not exist goes")
+		Consistently(gone(kept), 3*time.Second, 250*time.Millisecond).Should(BeFalse())
+		Expect(k8sClient.Delete(ctx, here)).To(Succeed())
+		Eventually(gone(kept)).Should(BeTrue(), "the node's deletion takes its VirtualRouter")
+	})
+})

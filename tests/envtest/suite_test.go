@@ -79,7 +79,7 @@ var _ = BeforeSuite(func() {
 // startController runs the controller and returns a function that stops it
 // and waits until it has.
 func startController() func() {
-	stop, err := env.StartController(ctx, controllers.Options{AutonomousSystem: 64512, Workers: 8, RepairInterval: time.Second})
+	stop, err := env.StartController(ctx, controllers.Options{AutonomousSystem: 64512, Workers: 8, RepairInterval: time.Second, NodeGoneGrace: time.Second})
 	Expect(err).NotTo(HaveOccurred())
 	return func() { Expect(stop()).To(Succeed()) }
 }

@@ -37,6 +37,9 @@ type Options struct {
 	// looked for (one is deleted after two looks, and when older than two
 	// intervals); 30 s when zero.
 	RepairInterval time.Duration
+	// NodeGoneGrace is how old a VirtualRouter whose Node is gone must be
+	// before it is deleted; 30 s when zero.
+	NodeGoneGrace time.Duration
 }
 
 // Setup registers the indexes and every reconciler of the controller with
@@ -73,6 +76,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		return nil, fmt.Errorf("failed to index RoutingInstances by router: %w", err)
 	}
 
+	if opts.NodeGoneGrace <= 0 {
+		opts.NodeGoneGrace = 30 * time.Second
+	}
 	if opts.RepairInterval <= 0 {
 		opts.RepairInterval = 30 * time.Second
 	}
@@ -88,6 +94,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		&InstanceIPReconciler{Client: c, State: state, Recorder: recorder},
 		&VirtualMachineInterfaceReconciler{Client: c, State: state, Recorder: recorder},
 		&VirtualNetworkRouterReconciler{Client: c, State: state, Recorder: recorder, AutonomousSystem: opts.AutonomousSystem},
+		&VirtualRouterReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder, Grace: opts.NodeGoneGrace},
 		newStateReconciler("virtualmachine", c, func() *corev1alpha1.VirtualMachine { return &corev1alpha1.VirtualMachine{} }),
 		newStateReconciler("routetarget", c, func() *corev1alpha1.RouteTarget { return &corev1alpha1.RouteTarget{} }),
 	} {
