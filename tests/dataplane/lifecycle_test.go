@@ -80,6 +80,37 @@ var _ = Describe("Pod lifecycle", func() {
 		Expect(b.Del()).To(Succeed())
 	})
 
+	for _, loss := range []struct {
+		what string
+		do   func(path string) error
+	}{
+		{"deleted", os.Remove},
+		{"corrupt", func(path string) error { return os.WriteFile(path, []byte(`{"ports": [{"containerID": `), 0o600) }},
+	} {
+		It("an agent whose port state file is "+loss.what+" keeps every running pod plugged: the ports are read back from the node's interfaces", func() {
+			namespace("dp-state-" + loss.what)
+			nad("dp-state-"+loss.what, "state", "172.16.70.0/24")
+			a := newPod("dp-state-"+loss.what, "state-1", node1, "state")
+			b := newPod("dp-state-"+loss.what, "state-2", node2, "state")
+			a.mustAdd()
+			b.mustAdd()
+			DeferCleanup(func() { _ = a.Del(); _ = b.Del() })
+			Eventually(func() error { return ping(a.NS, b.ip("eth1")) }).Should(Succeed())
+			seen, ends := a.interfaces(), hostEnds(node1)
+
+			node1.StopAgent()
+			Expect(loss.do(filepath.Join(node1.Dir, "state", node1.Name, "ports.json"))).To(Succeed())
+			startAgent(node1)
+			DeferCleanup(func() { Expect(node1.AgentLog()).To(ContainSubstring("port read back from its host end")) })
+			// Reconciles run every 2 s: three of them, the pod stays plugged.
+			Consistently(func() error { return ping(a.NS, b.ip("eth1")) }, "7s", "500ms").Should(Succeed())
+			Expect(hostEnds(node1)).To(ConsistOf(ends))
+			Expect(a.interfaces()).To(Equal(seen))
+			Expect(a.Check()).To(Succeed())
+			Expect(a.Del()).To(Succeed(), "DEL finds the ports read back")
+		})
+	}
+
 	It("CHECK fails once an interface is removed behind the plugin's back; GC removes what a crashed runtime left", func() {
 		namespace("dp-check")
 		nad("dp-check", "check", "172.16.60.0/24")

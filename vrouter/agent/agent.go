@@ -41,6 +41,8 @@ type Agent struct {
 	client   client.Client
 	api      client.Reader
 	ports    *PortStore
+	// portsProblem says why the port store started empty (a corrupt file).
+	portsProblem string
 	resolver *resolver
 	metrics  *metrics
 
@@ -83,11 +85,11 @@ func New(mgr manager.Manager, cfg Config) (*Agent, error) {
 	if cfg.NodeName == "" {
 		return nil, errors.New("the node name is unknown: set --node-name or NODE_NAME")
 	}
-	ports, err := OpenPortStore(filepath.Join(cfg.StateDir, cfg.NodeName, "ports.json"))
+	ports, portsProblem, err := OpenPortStore(filepath.Join(cfg.StateDir, cfg.NodeName, "ports.json"))
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, cache: mgr.GetCache(), client: mgr.GetClient(), api: mgr.GetAPIReader(), ports: ports, metrics: newMetrics(),
+	a := &Agent{cfg: cfg, cache: mgr.GetCache(), client: mgr.GetClient(), api: mgr.GetAPIReader(), ports: ports, portsProblem: portsProblem, metrics: newMetrics(),
 		kick: make(chan struct{}, 1), readyReason: "starting", pending: map[string]time.Time{}, lastUsed: map[string]time.Time{}}
 	if err := indexByPodUID(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, err
@@ -136,6 +138,9 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.watchPods(ctx); err != nil {
 		return err
 	}
+	if err := a.restorePorts(ctx); err != nil {
+		return err
+	}
 	l, err := listen(a.cfg.Socket)
 	if err != nil {
 		return err
@@ -168,6 +173,38 @@ func (a *Agent) Start(ctx context.Context) error {
 			logger.Error(err, "failed to program the dataplane; retrying at the next change or resync")
 		}
 	}
+}
+
+// restorePorts makes the port store agree with the node's host ends
+// before anything is reconciled: ports of host ends the store does not
+// know (its file lost, corrupt or old) are read back from their aliases
+// and the pod's objects, and the store's ports get their alias (written
+// by an agent before aliases were). A running pod is never unplugged
+// because a file went.
+func (a *Agent) restorePorts(ctx context.Context) error {
+	logger := log.FromContext(ctx)
+	if a.portsProblem != "" {
+		logger.Info(a.portsProblem)
+	}
+	if !a.cache.WaitForCacheSync(ctx) {
+		return errors.New("the cache did not sync")
+	}
+	restored, err := portsFromKernel(ctx, a.client, a.ports.Known)
+	if err != nil {
+		return fmt.Errorf("failed to read the ports back from the node's interfaces: %w", err)
+	}
+	if err := a.ports.Restore(restored); err != nil {
+		return err
+	}
+	for _, p := range restored {
+		logger.Info("port read back from its host end", "container", p.ContainerID, "interface", p.IfName, "hostInterface", p.HostIfName, "network", p.Network)
+	}
+	for _, p := range a.ports.List() {
+		if err := labelPorts([]agentapi.Port{p}); err != nil {
+			logger.Info("a port's host end is not labelled", "port", p.HostIfName, "reason", err.Error())
+		}
+	}
+	return nil
 }
 
 // trigger asks for a reconcile, without blocking.

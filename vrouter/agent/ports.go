@@ -20,24 +20,56 @@ type PortStore struct {
 	ports map[string][]agentapi.Port
 }
 
-// OpenPortStore loads the store of path, or starts an empty one.
-func OpenPortStore(path string) (*PortStore, error) {
-	s := &PortStore{path: path, ports: map[string][]agentapi.Port{}}
+// OpenPortStore loads the store of path, or starts an empty one. A file
+// that does not parse is set aside (<path>.corrupt) and the store starts
+// empty, with the reason in problem: the agent rebuilds it from its host
+// ends' aliases (portsFromKernel) before it reconciles anything.
+func OpenPortStore(path string) (s *PortStore, problem string, err error) {
+	s = &PortStore{path: path, ports: map[string][]agentapi.Port{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
+		return s, "", nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the port state %s: %w", path, err)
+		return nil, "", fmt.Errorf("failed to read the port state %s: %w", path, err)
 	}
 	var list agentapi.Ports
 	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("the port state %s is corrupt (remove it; the agent then removes ports it does not know): %w", path, err)
+		if rerr := os.Rename(path, path+".corrupt"); rerr != nil {
+			return nil, "", fmt.Errorf("the port state %s is corrupt (%v) and cannot be set aside: %w", path, err, rerr)
+		}
+		return s, fmt.Sprintf("the port state %s was corrupt (%v): set aside as %s.corrupt, the ports are read back from the node's interfaces", path, err, path), nil
 	}
 	for _, p := range list.Ports {
 		s.ports[p.ContainerID] = append(s.ports[p.ContainerID], p)
 	}
-	return s, nil
+	return s, "", nil
+}
+
+// Known says whether the store has the port of a container's interface.
+func (s *PortStore) Known(containerID, ifName string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.ports[containerID] {
+		if p.IfName == ifName {
+			return true
+		}
+	}
+	return false
+}
+
+// Restore adds ports read back from the node (a container's ports are
+// merged with those it has).
+func (s *PortStore) Restore(ports []agentapi.Port) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(ports) == 0 {
+		return nil
+	}
+	for _, p := range ports {
+		s.ports[p.ContainerID] = append(s.ports[p.ContainerID], p)
+	}
+	return s.save()
 }
 
 // Add records the ports of a container, replacing what it had.

@@ -112,6 +112,13 @@ func (s *server) addPorts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, internal(err))
 		return
 	}
+	// Who each host end belongs to, in the kernel too: a store lost later
+	// is read back from there (restorePorts).
+	if err := labelPorts(req.Ports); err != nil {
+		_ = s.agent.ports.Delete(req.Ports[0].ContainerID)
+		writeError(w, internal(err))
+		return
+	}
 	for _, p := range req.Ports {
 		s.agent.settlePorts(p.HostIfName)
 	}

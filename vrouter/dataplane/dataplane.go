@@ -337,3 +337,7 @@ func dump[T any](list func() (T, error)) (T, error) {
 	}
 	return out, err
 }
+
+// LinkList lists the links of the current network namespace, read again
+// when the kernel interrupted the dump.
+func LinkList() ([]netlink.Link, error) { return dump(netlink.LinkList) }
