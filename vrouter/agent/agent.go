@@ -36,15 +36,15 @@ import (
 
 // Agent is the vrouter agent of one node.
 type Agent struct {
-	cfg      Config
-	cache    cache.Cache
-	client   client.Client
-	api      client.Reader
-	ports    *PortStore
+	cfg    Config
+	cache  cache.Cache
+	client client.Client
+	api    client.Reader
+	ports  *PortStore
 	// portsProblem says why the port store started empty (a corrupt file).
 	portsProblem string
-	resolver *resolver
-	metrics  *metrics
+	resolver     *resolver
+	metrics      *metrics
 
 	fabricIP   net.IP
 	fabricLink string
