@@ -37,9 +37,9 @@ type Options struct {
 	// namespace its replicas run in (two installs in two namespaces elect
 	// one leader between them), and --leader-elect=false is refused.
 	ClusterLease string
-	QPS            float64
-	Burst          int
-	Zap            zap.Options
+	QPS          float64
+	Burst        int
+	Zap          zap.Options
 }
 
 // BindFlags registers the common flags on fs, with their documentation.
