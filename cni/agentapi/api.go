@@ -103,6 +103,9 @@ type Error struct {
 	Code    uint   `json:"code"`
 	Message string `json:"message"`
 	Details string `json:"details,omitempty"`
+	// Retry says the problem may go by itself (kubemanager tries again):
+	// the agent waits a little before it answers with it.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // CNI error codes the agent answers with (CNI spec, "Error codes").

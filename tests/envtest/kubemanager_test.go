@@ -305,22 +305,27 @@ var _ = Describe("kubemanager", func() {
 			Eventually(annotation(n, kubemanager.AnnotationNetworksStatus)).Should(HavePrefix("success"))
 		})
 
-		DescribeTable("a bad pod gets a failure status and a Warning event, and nothing half-made",
-			func(networks, want string) {
+		DescribeTable("a bad pod gets a failure status, a Warning event and the typed problem the agent reads, and nothing half-made",
+			func(networks, want string, reason corev1alpha1.PodProblemReason, retry bool) {
 				p := pod("default", uniqueName("badpod"), networks)
 				Eventually(annotation(p, kubemanager.AnnotationNetworksStatus)).Should(And(HavePrefix("failure: "), ContainSubstring(want)))
 				Eventually(warningEvent(p, "NetworksFailed")).Should(ContainSubstring(want))
+				var problem corev1alpha1.PodProblem
+				Expect(json.Unmarshal([]byte(annotation(p, corev1alpha1.AnnotationPodProblem)()), &problem)).To(Succeed())
+				Expect(problem.Reason).To(Equal(reason))
+				Expect(problem.Retry).To(Equal(retry), "kubemanager retries %s by itself: %v", reason, retry)
+				Expect(problem.Message).To(ContainSubstring(want))
 				Expect(p.Annotations).NotTo(HaveKey(nadv1.NetworkStatusAnnot))
 				By("it holds no VirtualMachine, interface or address, the default network's included")
 				Eventually(podObjects(p)).Should(Equal("vm=0 vmi=0 iip=0"))
 			},
-			Entry("malformed JSON", `[{"name": "good"`, "failed to parse"),
-			Entry("unknown NAD", "nosuchnet", "NetworkAttachmentDefinition default/nosuchnet not found"),
-			Entry("NAD in a namespace that does not exist", "nons/good", "NetworkAttachmentDefinition nons/good not found"),
-			Entry("duplicate interface name", `[{"name": "good", "interface": "net1"}, {"name": "good", "interface": "net1"}]`, `interface "net1" is already used by element 0`),
-			Entry("two default routes", `[{"name": "good", "default-route": ["172.31.0.1"]}, {"name": "good", "interface": "x", "default-route": ["172.31.0.1"]}]`, "default-route is set on more than one element"),
-			Entry("invalid MAC", `[{"name": "good", "mac": "02:aa"}]`, `mac "02:aa" is not a MAC address`),
-			Entry("static IP outside the network", `[{"name": "good", "ips": ["10.9.9.9/24"]}]`, "10.9.9.9"),
+			Entry("malformed JSON", `[{"name": "good"`, "failed to parse", corev1alpha1.PodProblemInvalidNetworks, false),
+			Entry("unknown NAD", "nosuchnet", "NetworkAttachmentDefinition default/nosuchnet not found", corev1alpha1.PodProblemNotFound, true),
+			Entry("NAD in a namespace that does not exist", "nons/good", "NetworkAttachmentDefinition nons/good not found", corev1alpha1.PodProblemNotFound, true),
+			Entry("duplicate interface name", `[{"name": "good", "interface": "net1"}, {"name": "good", "interface": "net1"}]`, `interface "net1" is already used by element 0`, corev1alpha1.PodProblemInvalidNetworks, false),
+			Entry("two default routes", `[{"name": "good", "default-route": ["172.31.0.1"]}, {"name": "good", "interface": "x", "default-route": ["172.31.0.1"]}]`, "default-route is set on more than one element", corev1alpha1.PodProblemInvalidNetworks, false),
+			Entry("invalid MAC", `[{"name": "good", "mac": "02:aa"}]`, `mac "02:aa" is not a MAC address`, corev1alpha1.PodProblemInvalidNetworks, false),
+			Entry("static IP outside the network", `[{"name": "good", "ips": ["10.9.9.9/24"]}]`, "10.9.9.9", corev1alpha1.PodProblemInvalidNetworks, false),
 		)
 
 		It("fails a pod whose static IP another pod holds, and keeps every other pod working", func() {

@@ -232,7 +232,7 @@ var _ = Describe("Operator", func() {
 		}).Should(Succeed())
 
 		By("once the apiserver's pods are ready, the ApiServer is Available, then the Controller and Kubemanager roll out")
-		Expect(available(api)()).To(Equal("False RollingOut"))
+		Eventually(available(api)).Should(Equal("False RollingOut"), "the status follows the workload it saw")
 		markReady(apiDep)
 		Eventually(available(api)).Should(Equal("True Available"))
 		ctlDep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ctl.Namespace, Name: ctl.Name}}
@@ -240,7 +240,7 @@ var _ = Describe("Operator", func() {
 		Eventually(gone(ctlDep)).Should(BeFalse())
 		Expect(ctlDep.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--autonomous-system=64512"))
 		Eventually(gone(kmDep)).Should(BeFalse())
-		Expect(available(vr)()).To(Equal("False WaitingForController"))
+		Eventually(available(vr)).Should(Equal("False WaitingForController"))
 		markReady(ctlDep)
 		markReady(kmDep)
 		Eventually(available(ctl)).Should(Equal("True Available"))
@@ -261,7 +261,7 @@ var _ = Describe("Operator", func() {
 		Expect(agent.VolumeMounts).To(ContainElement(HaveField("MountPath", "/var/run/kontrail/vrouter")))
 		Expect(agent.Env).To(ContainElement(HaveField("ValueFrom.FieldRef.FieldPath", "spec.nodeName")))
 		Expect(agent.VolumeMounts).To(ContainElement(HaveField("MountPath", "/opt/cni/bin")))
-		Expect(available(vr)()).To(Equal("False RollingOut"))
+		Eventually(available(vr)).Should(Equal("False RollingOut"), "the status follows the DaemonSet it saw")
 		markDaemonSetReady(ds)
 		Eventually(available(vr)).Should(Equal("True Available"))
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,52 +49,52 @@ type resolver struct {
 
 // Interfaces waits, up to req.WaitSeconds, for the pod's interfaces.
 func (r *resolver) Interfaces(ctx context.Context, req agentapi.InterfacesRequest) (*agentapi.Interfaces, *agentapi.Error) {
-	wait := time.Duration(req.WaitSeconds) * time.Second
-	if wait <= 0 {
-		wait = 60 * time.Second
+	maxWait := time.Duration(req.WaitSeconds) * time.Second
+	if maxWait <= 0 {
+		maxWait = 60 * time.Second
 	}
-	deadline := time.Now().Add(wait)
-	why := "kubemanager has not written the pod's network-status yet"
+	deadline := time.Now().Add(maxWait)
+	why := waiting{reason: "kubemanager has not written the pod's network-status yet"}
 	var failingSince time.Time
 	key := types.NamespacedName{Namespace: req.PodNamespace, Name: req.PodName}
 	for {
 		// Listening before looking: a change between the two still wakes.
 		changed, stop := r.podChanged.listen(key)
-		itfs, waiting, failure := r.try(ctx, req)
+		itfs, wait, failure := r.try(ctx, req)
 		if itfs != nil || failure != nil {
 			stop()
 		}
 		switch {
 		case itfs != nil:
 			return itfs, nil
-		case failure != nil && failure.Code == agentapi.CodeInvalidConfig:
-			// kubemanager's failures can be transient (a NAD's network
-			// still being made): it must last a while to be the answer.
+		case failure != nil && failure.Retry:
+			// kubemanager tries again by itself (a NAD's network still
+			// being made): the problem must last a while to be the answer.
 			if failingSince.IsZero() {
 				failingSince = time.Now()
 			}
 			if time.Since(failingSince) >= r.failureGrace || time.Now().After(deadline) {
 				return nil, failure
 			}
-			waiting = failure.Message
+			wait = waiting{reason: failure.Message}
 		case failure != nil:
 			return nil, failure
 		default:
 			failingSince = time.Time{}
 		}
-		why = waiting
+		why = wait
 		if time.Now().After(deadline) {
 			code := uint(agentapi.CodeTryAgainLater)
-			if strings.HasPrefix(why, "pod ") && strings.Contains(why, "is not known") {
+			if why.unknownPod {
 				code = agentapi.CodeUnknownContainer
 			}
 			return nil, &agentapi.Error{Code: code, Message: fmt.Sprintf("interfaces of pod %s/%s not allocated after %s: %s",
-				req.PodNamespace, req.PodName, wait, why)}
+				req.PodNamespace, req.PodName, maxWait, why.reason)}
 		}
 		select {
 		case <-ctx.Done():
 			stop()
-			return nil, &agentapi.Error{Code: agentapi.CodeTryAgainLater, Message: "the request was cancelled while waiting: " + why}
+			return nil, &agentapi.Error{Code: agentapi.CodeTryAgainLater, Message: "the request was cancelled while waiting: " + why.reason}
 		case <-changed:
 		case <-time.After(r.poll):
 		}
@@ -164,52 +163,64 @@ func (s *signals) notify(key types.NamespacedName) {
 	delete(s.waiters, key)
 }
 
+// waiting is what an answer waits for; unknownPod: the pod is not (yet)
+// on this node, which the plugin tells the runtime as an unknown container.
+type waiting struct {
+	reason     string
+	unknownPod bool
+}
+
 // try answers now: the interfaces, or what they wait for, or a failure.
-func (r *resolver) try(ctx context.Context, req agentapi.InterfacesRequest) (*agentapi.Interfaces, string, *agentapi.Error) {
+func (r *resolver) try(ctx context.Context, req agentapi.InterfacesRequest) (*agentapi.Interfaces, waiting, *agentapi.Error) {
 	pod := &corev1.Pod{}
 	if err := r.cache.Get(ctx, client.ObjectKey{Namespace: req.PodNamespace, Name: req.PodName}, pod); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Sprintf("pod %s/%s is not known on node %s", req.PodNamespace, req.PodName, r.node), nil
+			return nil, waiting{reason: fmt.Sprintf("pod %s/%s is not known on node %s", req.PodNamespace, req.PodName, r.node), unknownPod: true}, nil
 		}
-		return nil, "", internal(err)
+		return nil, waiting{}, internal(err)
 	}
 	if req.PodUID != "" && string(pod.UID) != req.PodUID {
-		return nil, fmt.Sprintf("pod %s/%s is not known on node %s with UID %s", req.PodNamespace, req.PodName, r.node, req.PodUID), nil
+		return nil, waiting{reason: fmt.Sprintf("pod %s/%s is not known on node %s with UID %s", req.PodNamespace, req.PodName, r.node, req.PodUID), unknownPod: true}, nil
 	}
-	if s := pod.Annotations[annotationNetworksStatus]; strings.HasPrefix(s, "failure: ") {
-		return nil, "", &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: fmt.Sprintf("pod %s/%s: %s (see its %s annotation and events)",
-			pod.Namespace, pod.Name, strings.TrimPrefix(s, "failure: "), annotationNetworksStatus)}
+	if raw := pod.Annotations[corev1alpha1.AnnotationPodProblem]; raw != "" {
+		var problem corev1alpha1.PodProblem
+		if err := json.Unmarshal([]byte(raw), &problem); err != nil {
+			return nil, waiting{}, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: fmt.Sprintf("pod %s/%s: kubemanager's %s does not parse: %v",
+				pod.Namespace, pod.Name, corev1alpha1.AnnotationPodProblem, err)}
+		}
+		return nil, waiting{}, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Retry: problem.Retry,
+			Message: fmt.Sprintf("pod %s/%s: %s (see its %s annotation and events)", pod.Namespace, pod.Name, problem.Message, annotationNetworksStatus)}
 	}
 	raw := pod.Annotations[nadv1.NetworkStatusAnnot]
 	if raw == "" {
-		return nil, "kubemanager has not written the pod's network-status yet (the controller may still be allocating)", nil
+		return nil, waiting{reason: "kubemanager has not written the pod's network-status yet (the controller may still be allocating)"}, nil
 	}
 	var statuses []nadv1.NetworkStatus
 	if err := json.Unmarshal([]byte(raw), &statuses); err != nil {
-		return nil, "", &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: "the pod's network-status does not parse: " + err.Error()}
+		return nil, waiting{}, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: "the pod's network-status does not parse: " + err.Error()}
 	}
 	var vmis corev1alpha1.VirtualMachineInterfaceList
 	if err := r.cache.List(ctx, &vmis, client.InNamespace(pod.Namespace), client.MatchingFields{indexPodUID: string(pod.UID)}); err != nil {
-		return nil, "", internal(err)
+		return nil, waiting{}, internal(err)
 	}
 	var iips corev1alpha1.InstanceIPList
 	if err := r.cache.List(ctx, &iips, client.MatchingFields{indexPodUID: string(pod.UID)}); err != nil {
-		return nil, "", internal(err)
+		return nil, waiting{}, internal(err)
 	}
 	out := &agentapi.Interfaces{PodUID: string(pod.UID)}
 	for _, st := range statuses {
-		itf, waiting, err := r.build(ctx, st, vmis.Items, iips.Items)
-		if err != nil || waiting != "" {
-			return nil, waiting, err
+		itf, why, err := r.build(ctx, st, vmis.Items, iips.Items)
+		if err != nil || why != "" {
+			return nil, waiting{reason: why}, err
 		}
 		itf.DefaultRoute = st.Default
 		out.Interfaces = append(out.Interfaces, itf)
 	}
 	sort.SliceStable(out.Interfaces, func(i, j int) bool { return out.Interfaces[i].DefaultRoute && !out.Interfaces[j].DefaultRoute })
 	if err := defaultRoute(pod, out.Interfaces); err != nil {
-		return nil, "", err
+		return nil, waiting{}, err
 	}
-	return out, "", nil
+	return out, waiting{}, nil
 }
 
 // build describes one interface of the pod's network-status.

@@ -133,14 +133,14 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if problem != "" {
+	if problem != nil {
 		if plugged, err := r.plugged(ctx, pod); err != nil || plugged {
-			return r.degraded(pod, problem), err
+			return r.degraded(pod, problem.Message), err
 		}
 		if err := r.cleanup(ctx, req.NamespacedName, "none"); err != nil {
 			return ctrl.Result{}, err
 		}
-		return retryMissing(problem), r.fail(ctx, pod, problem)
+		return retryAfter(problem), r.fail(ctx, pod, problem)
 	}
 
 	if !vmExists {
@@ -156,14 +156,15 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 
 	var statuses []nadv1.NetworkStatus
-	var waiting, failures []string
+	var waiting []string
+	var failures []*corev1alpha1.PodProblem
 	for _, ifc := range ifaces {
 		st, wait, failure, err := r.ensureInterface(ctx, pod, vm, ifc)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
 		switch {
-		case failure != "":
+		case failure != nil:
 			failures = append(failures, failure)
 		case wait != "":
 			waiting = append(waiting, wait)
@@ -172,9 +173,9 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		}
 	}
 	if len(failures) > 0 {
-		problem := strings.Join(failures, "; ")
+		problem := joinProblems(failures)
 		if plugged, err := r.plugged(ctx, pod); err != nil || plugged {
-			return r.degraded(pod, problem), err
+			return r.degraded(pod, problem.Message), err
 		}
 		// The pod holds nothing while it waits for its user: its objects
 		// (and the addresses its other interfaces got) go.
@@ -182,7 +183,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 			return ctrl.Result{}, err
 		}
 		wait := allocationRetry
-		if retryMissing(problem).RequeueAfter > 0 {
+		if problem.Reason == corev1alpha1.PodProblemNotFound {
 			wait = missingRetry // a network on its way (its NAD applied with the pod)
 		}
 		r.retryAt.Store(req.NamespacedName, podRetry{uid: pod.UID, at: time.Now().Add(wait)})
@@ -198,7 +199,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	want := map[string]string{nadv1.NetworkStatusAnnot: string(data), AnnotationVMUUID: string(vm.UID)}
 	if pod.Annotations[nadv1.NetworkStatusAnnot] == want[nadv1.NetworkStatusAnnot] && pod.Annotations[AnnotationVMUUID] == want[AnnotationVMUUID] &&
-		pod.Annotations[AnnotationNetworksStatus] == "" {
+		pod.Annotations[AnnotationNetworksStatus] == "" && pod.Annotations[corev1alpha1.AnnotationPodProblem] == "" {
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, r.annotate(ctx, pod, want, true)
@@ -243,30 +244,30 @@ func (r *PodReconciler) degraded(pod *corev1.Pod, problem string) ctrl.Result {
 
 // plan lists the pod's interfaces: eth0 on the default pod network, then
 // one per selection element Kontrail plugs. A problem that fails the pod is
-// returned as text; elements Kontrail does not plug get a Warning event.
-func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation string) ([]iface, string, error) {
+// returned typed; elements Kontrail does not plug get a Warning event.
+func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation string) ([]iface, *corev1alpha1.PodProblem, error) {
 	ifaces := []iface{{name: "eth0", isDefault: true,
 		network:    types.NamespacedName{Namespace: r.Config.Namespace, Name: r.Config.PodNetwork},
 		statusName: r.Config.DefaultNetworkName()}}
 	ns := &corev1.Namespace{}
 	if err := r.Get(ctx, types.NamespacedName{Name: pod.Namespace}, ns); err != nil {
-		return nil, "", fmt.Errorf("failed to get namespace %s: %w", pod.Namespace, err)
+		return nil, nil, fmt.Errorf("failed to get namespace %s: %w", pod.Namespace, err)
 	}
 	if isolated(ns) {
 		ifaces[0].network = types.NamespacedName{Namespace: pod.Namespace, Name: r.Config.PodNetwork}
 		ifaces[0].statusName = ifaces[0].network.String()
 	}
 	if strings.TrimSpace(annotation) == "" {
-		return ifaces, "", nil
+		return ifaces, nil, nil
 	}
 	atts, err := ParseSelections(annotation, pod.Namespace)
 	if err != nil {
-		return nil, err.Error(), nil
+		return nil, invalid("%v", err), nil
 	}
 	taken := map[string]bool{"eth0": true}
 	for _, a := range atts {
 		if a.Interface == "eth0" {
-			return nil, fmt.Sprintf("interface eth0 of %s/%s: eth0 is the default pod network's interface and cannot be requested", a.Namespace, a.Name), nil
+			return nil, invalid("interface eth0 of %s/%s: eth0 is the default pod network's interface and cannot be requested", a.Namespace, a.Name), nil
 		}
 		taken[a.Interface] = true
 	}
@@ -279,9 +280,9 @@ func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation st
 		nad := &nadv1.NetworkAttachmentDefinition{}
 		if err := r.Get(ctx, types.NamespacedName{Namespace: a.Namespace, Name: a.Name}, nad); err != nil {
 			if apierrors.IsNotFound(err) {
-				return nil, fmt.Sprintf("NetworkAttachmentDefinition %s/%s not found", a.Namespace, a.Name), nil
+				return nil, notFound("NetworkAttachmentDefinition %s/%s not found", a.Namespace, a.Name), nil
 			}
-			return nil, "", fmt.Errorf("failed to get NetworkAttachmentDefinition %s/%s: %w", a.Namespace, a.Name, err)
+			return nil, nil, fmt.Errorf("failed to get NetworkAttachmentDefinition %s/%s: %w", a.Namespace, a.Name, err)
 		}
 		if typ, err := pluginType(nad.Spec.Config); err != nil || typ != PluginType {
 			r.Recorder.Eventf(pod, nil, "Warning", "NotAContrailNetwork", "PlugNetwork",
@@ -291,7 +292,7 @@ func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation st
 		}
 		intent, err := ParseNetworkIntent(nad.Annotations, nad.Namespace, nad.Name)
 		if err != nil {
-			return nil, fmt.Sprintf("NetworkAttachmentDefinition %s/%s is invalid: %v", a.Namespace, a.Name, err), nil
+			return nil, invalid("NetworkAttachmentDefinition %s/%s is invalid: %v", a.Namespace, a.Name, err), nil
 		}
 		network := types.NamespacedName{Namespace: nad.Namespace, Name: nad.Name}
 		if intent.Existing != nil {
@@ -310,20 +311,20 @@ func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation st
 		}
 		ifaces = append(ifaces, ifc)
 	}
-	return ifaces, "", nil
+	return ifaces, nil, nil
 }
 
 // ensureInterface makes an interface's VMI and InstanceIPs, and returns its
 // network-status entry once they are allocated, or what it waits for, or
 // the failure the controller reported.
-func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm *corev1alpha1.VirtualMachine, ifc iface) (nadv1.NetworkStatus, string, string, error) {
+func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm *corev1alpha1.VirtualMachine, ifc iface) (nadv1.NetworkStatus, string, *corev1alpha1.PodProblem, error) {
 	st := nadv1.NetworkStatus{Name: ifc.statusName, Interface: ifc.name, Default: ifc.isDefault}
 	vn := &corev1alpha1.VirtualNetwork{}
 	if err := r.Get(ctx, ifc.network, vn); err != nil {
 		if apierrors.IsNotFound(err) {
-			return st, "", fmt.Sprintf("interface %s: VirtualNetwork %s not found", ifc.name, ifc.network), nil
+			return st, "", notFound("interface %s: VirtualNetwork %s not found", ifc.name, ifc.network), nil
 		}
-		return st, "", "", err
+		return st, "", nil, err
 	}
 
 	vmi := &corev1alpha1.VirtualMachineInterface{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace,
@@ -340,17 +341,17 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 		}
 		if err := r.Create(ctx, vmi); err != nil {
 			if apierrors.IsInvalid(err) {
-				return st, "", fmt.Sprintf("interface %s: %v", ifc.name, err), nil
+				return st, "", invalid("interface %s: %v", ifc.name, err), nil
 			}
 			if apierrors.IsAlreadyExists(err) {
 				// An earlier reconcile made it and the cache has not seen it
 				// yet: its arrival there requeues the pod.
-				return st, "VirtualMachineInterface " + vmi.Name + " (reaching the cache)", "", nil
+				return st, "VirtualMachineInterface " + vmi.Name + " (reaching the cache)", nil, nil
 			}
-			return st, "", "", fmt.Errorf("failed to create VirtualMachineInterface %s/%s: %w", vmi.Namespace, vmi.Name, err)
+			return st, "", nil, fmt.Errorf("failed to create VirtualMachineInterface %s/%s: %w", vmi.Namespace, vmi.Name, err)
 		}
 	} else if err != nil {
-		return st, "", "", err
+		return st, "", nil, err
 	}
 
 	families := []corev1alpha1.IPFamily{}
@@ -376,29 +377,29 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 			}
 			if err := r.Create(ctx, iip); err != nil {
 				if apierrors.IsInvalid(err) {
-					return st, "", fmt.Sprintf("interface %s: %v", ifc.name, err), nil
+					return st, "", invalid("interface %s: %v", ifc.name, err), nil
 				}
 				if apierrors.IsAlreadyExists(err) {
 					waiting = append(waiting, "InstanceIP "+iip.Name+" (reaching the cache)")
 					continue
 				}
-				return st, "", "", fmt.Errorf("failed to create InstanceIP %s: %w", iip.Name, err)
+				return st, "", nil, fmt.Errorf("failed to create InstanceIP %s: %w", iip.Name, err)
 			}
 		} else if err != nil {
-			return st, "", "", err
+			return st, "", nil, err
 		}
 		switch iip.Status.State {
 		case corev1alpha1.StateSuccess:
 			st.IPs = append(st.IPs, iip.Spec.InstanceIPAddress)
 		case corev1alpha1.StateFailure:
-			return st, "", fmt.Sprintf("interface %s: address on %s: %s", ifc.name, ifc.network, iip.Status.Observation), nil
+			return st, "", allocationFailed("interface %s: address on %s: %s", ifc.name, ifc.network, iip.Status.Observation), nil
 		default:
 			waiting = append(waiting, "InstanceIP "+iip.Name)
 		}
 	}
 	switch vmi.Status.State {
 	case corev1alpha1.StateFailure:
-		return st, "", fmt.Sprintf("interface %s: %s", ifc.name, vmi.Status.Observation), nil
+		return st, "", allocationFailed("interface %s: %s", ifc.name, vmi.Status.Observation), nil
 	case corev1alpha1.StateSuccess:
 		if macs := vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress; len(macs) > 0 {
 			st.Mac = string(macs[0])
@@ -406,18 +407,49 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 	default:
 		waiting = append(waiting, "VirtualMachineInterface "+vmi.Name)
 	}
-	return st, strings.Join(waiting, ", "), "", nil
+	return st, strings.Join(waiting, ", "), nil, nil
 }
 
-// fail tells the pod why it gets no interfaces: a Warning event and the
-// juniper.net/networks-status annotation.
-func (r *PodReconciler) fail(ctx context.Context, pod *corev1.Pod, problem string) error {
-	status := "failure: " + problem
-	if pod.Annotations[AnnotationNetworksStatus] == status {
+// fail tells the pod why it gets no interfaces: to the user, a Warning
+// event and juniper.net/networks-status (CN2's "failure: ..."); to the
+// vrouter agent, the typed problem (AnnotationPodProblem).
+func (r *PodReconciler) fail(ctx context.Context, pod *corev1.Pod, problem *corev1alpha1.PodProblem) error {
+	typed, err := json.Marshal(problem)
+	if err != nil {
+		return err
+	}
+	status := "failure: " + problem.Message
+	if pod.Annotations[AnnotationNetworksStatus] == status && pod.Annotations[corev1alpha1.AnnotationPodProblem] == string(typed) {
 		return nil
 	}
-	r.Recorder.Eventf(pod, nil, "Warning", "NetworksFailed", "PlugNetworks", problem)
-	return r.annotate(ctx, pod, map[string]string{AnnotationNetworksStatus: status}, false)
+	r.Recorder.Eventf(pod, nil, "Warning", "NetworksFailed", "PlugNetworks", problem.Message)
+	return r.annotate(ctx, pod, map[string]string{AnnotationNetworksStatus: status, corev1alpha1.AnnotationPodProblem: string(typed)}, false)
+}
+
+// The problems of a pod, by kind.
+func notFound(format string, args ...any) *corev1alpha1.PodProblem {
+	return &corev1alpha1.PodProblem{Reason: corev1alpha1.PodProblemNotFound, Message: fmt.Sprintf(format, args...), Retry: true}
+}
+
+func invalid(format string, args ...any) *corev1alpha1.PodProblem {
+	return &corev1alpha1.PodProblem{Reason: corev1alpha1.PodProblemInvalidNetworks, Message: fmt.Sprintf(format, args...)}
+}
+
+func allocationFailed(format string, args ...any) *corev1alpha1.PodProblem {
+	return &corev1alpha1.PodProblem{Reason: corev1alpha1.PodProblemAllocationFailed, Message: fmt.Sprintf(format, args...), Retry: true}
+}
+
+// joinProblems is one problem of several interfaces' (in order): the
+// first one's reason, and retried only if each of them is.
+func joinProblems(problems []*corev1alpha1.PodProblem) *corev1alpha1.PodProblem {
+	out := &corev1alpha1.PodProblem{Reason: problems[0].Reason, Retry: true}
+	var messages []string
+	for _, p := range problems {
+		messages = append(messages, p.Message)
+		out.Retry = out.Retry && p.Retry
+	}
+	out.Message = strings.Join(messages, "; ")
+	return out
 }
 
 // annotate patches the pod's annotations; clearStatus removes a failure
@@ -432,6 +464,7 @@ func (r *PodReconciler) annotate(ctx context.Context, pod *corev1.Pod, kv map[st
 	}
 	if clearStatus {
 		delete(pod.Annotations, AnnotationNetworksStatus)
+		delete(pod.Annotations, corev1alpha1.AnnotationPodProblem)
 	}
 	if err := r.Patch(ctx, pod, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("failed to annotate pod %s/%s: %w", pod.Namespace, pod.Name, err)
@@ -499,10 +532,10 @@ func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // retries Multus's ADD).
 const missingRetry = 2 * time.Second
 
-// retryMissing requeues a pod whose problem is a missing object; the
-// problems of this file say so with "not found".
-func retryMissing(problem string) ctrl.Result {
-	if strings.Contains(problem, " not found") {
+// retryAfter requeues a pod whose problem is a missing object: nothing
+// else requeues it when the object appears.
+func retryAfter(problem *corev1alpha1.PodProblem) ctrl.Result {
+	if problem.Reason == corev1alpha1.PodProblemNotFound {
 		return ctrl.Result{RequeueAfter: missingRetry}
 	}
 	return ctrl.Result{}
