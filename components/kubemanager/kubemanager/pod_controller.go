@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 )
@@ -501,7 +502,19 @@ func (r *PodReconciler) cleanup(ctx context.Context, pod types.NamespacedName, k
 		}
 		if err := r.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, err)
+			continue
 		}
+		// Every release of what a pod held is said: it is where an address
+		// goes back to its pool.
+		why := "it was made for an earlier pod of this name"
+		switch keep {
+		case "":
+			why = "the pod is gone"
+		case "none":
+			why = "the pod's allocation failed before it was plugged"
+		}
+		logf.FromContext(ctx).Info("Removed an object made for a pod", "pod", pod.String(), "object", fmt.Sprintf("%T %s", o, o.GetName()),
+			"podUID", o.GetLabels()[LabelPodUID], "why", why)
 	}
 	return errors.Join(errs...)
 }
