@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 )
@@ -97,6 +98,8 @@ func (l *locks) release(ctx context.Context, name string, holder types.UID) erro
 		return fmt.Errorf("failed to delete Allocation %s: %w", name, err)
 	}
 	l.forget(name, holder)
+	h := existing.Spec.HolderReference
+	logf.FromContext(ctx).Info("Released an allocation with its holder", "allocation", name, "holder", h.Kind+" "+qualified(h.Namespace, h.Name))
 	return nil
 }
 
