@@ -113,6 +113,18 @@ var _ = Describe("Ownership under faults", func() {
 		stopController = startController()
 		keeps(running, 5*time.Second)
 		fresh(pod("own-subnet", "c", "net"), running)
+
+		By("delete the pods, then the Subnet at once: allowed (their addresses are on their way back), held until they are back")
+		var pods corev1.PodList
+		Expect(k8sClient.List(ctx, &pods, client.InNamespace("own-subnet"))).To(Succeed())
+		for i := range pods.Items {
+			deletePod(&pods.Items[i])
+		}
+		Expect(k8sClient.Delete(ctx, get(sn))).To(Succeed())
+		Eventually(func() bool {
+			again := &corev1alpha1.Subnet{}
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(sn), again) == nil && again.UID != sn.UID
+		}).Should(BeTrue(), "it goes once the addresses are back, and kubemanager makes it again for the NAD")
 	})
 
 	It("a Subnet whose deletion got past admission (held by its finalizer) keeps its addresses through a controller restart", func() {

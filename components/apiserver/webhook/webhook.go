@@ -251,7 +251,16 @@ func subnetHolders(ctx context.Context, r client.Reader, sn *corev1alpha1.Subnet
 		if ref == nil || ref.Name != sn.Name || ref.Namespace != sn.Namespace || !iip.DeletionTimestamp.IsZero() || iip.Spec.InstanceIPAddress == "" {
 			continue
 		}
-		holders = append(holders, fmt.Sprintf("InstanceIP %s (%s)", iip.Name, iip.Spec.InstanceIPAddress))
+		// The address of a pod that is gone or going is on its way back:
+		// the Subnet may be deleted after it ("delete the pod, then the
+		// network" must work), held by its pool finalizer until it is.
+		going, err := podGoing(ctx, r, &iip)
+		if err != nil {
+			return "", err
+		}
+		if !going {
+			holders = append(holders, fmt.Sprintf("InstanceIP %s (%s)", iip.Name, iip.Spec.InstanceIPAddress))
+		}
 	}
 	if len(holders) == 0 {
 		return "", nil
@@ -263,6 +272,24 @@ func subnetHolders(ctx context.Context, r client.Reader, sn *corev1alpha1.Subnet
 	}
 	return fmt.Sprintf("Subnet %s/%s holds %d %s of running workloads: %s; it can be deleted once they are (delete their pods first)",
 		sn.Namespace, sn.Name, len(holders), plural(len(holders), "address", "addresses"), strings.Join(shown, ", ")), nil
+}
+
+// podGoing says whether obj was made for a pod that is gone or being
+// deleted (false for an object of no pod: a Service's address, a user's).
+func podGoing(ctx context.Context, r client.Reader, obj client.Object) (bool, error) {
+	ns, name, ok := strings.Cut(obj.GetAnnotations()[corev1alpha1.AnnotationPod], "/")
+	uid := obj.GetLabels()[corev1alpha1.LabelPodUID]
+	if !ok || uid == "" {
+		return false, nil
+	}
+	pod := &corev1.Pod{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, pod); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("failed to get pod %s/%s: %w", ns, name, err)
+	}
+	return string(pod.UID) != uid || !pod.DeletionTimestamp.IsZero(), nil
 }
 
 // heldByPlugged refuses to delete an object kubemanager made for a pod
