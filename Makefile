@@ -93,6 +93,19 @@ BENCH_SAMPLES ?= 100
 bench: lab-deps envtest-assets ## (root) Kontrail side by side with the reference stack (Multus v4 + bridge + host-local, built from the Go module proxy): one table, also written to docs/benchmarks.md.
 	cd tests && go run ./cmd/kontrail-bench --repo .. --count $(BENCH_COUNT) --samples $(BENCH_SAMPLES)
 
+# make chaos (docs/reliability.md): the chaos suite's long run, on its own
+# lab (klabc, 10.93.0; CHAOS_LAB=name,subnet for another); CHAOS_SEED
+# repeats a run's choices. make test runs its short version.
+CHAOS_TIMEOUT ?= 6h
+
+.PHONY: chaos-short
+chaos-short: lab-deps envtest-assets ## (root) The chaos suite's short run (7 cycles, a few minutes): fails on any violation of the ownership invariants.
+	cd tests && CHAOS=1 go test -count=1 -timeout=40m ./chaos/ -v
+
+.PHONY: chaos
+chaos: lab-deps envtest-assets ## (root) The chaos suite's long run: faults (SIGKILLs, evictions, kube-apiserver/etcd restarts, Contrail objects deleted) under pod churn until 200 pod lifecycles and 20 kills of each component; fails on any violation of the ownership invariants.
+	cd tests && CHAOS_LONG=1 go test -count=1 -timeout=$(CHAOS_TIMEOUT) ./chaos/ -v
+
 # The lab (docs/lab.md): NODES nodes; INSTALL=default installs the
 # operator from config/default, INSTALL=bundle from bundle/manifests as
 # OLM's install strategy does.

@@ -213,23 +213,14 @@ func (l *Lab) kubeconfig(path, cert string) error {
 
 // start runs a process detached in a network namespace (nsenter, not `ip
 // netns exec`, which remounts /sys and hides the cgroup mounts), logging to
-// logs/<name>.log, its pid in pids/<name>.pid.
+// logs/<name>.log, its pid in pids/<name>.pid and its nsenter arguments in
+// pids/<name>.cmd (JSON), so that RestartProcess runs it again the same way.
 func (l *Lab) start(name, ns, binary string, args ...string) error {
-	logf, err := os.OpenFile(l.path("logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	nsenterArgs := append([]string{"--net=/var/run/netns/" + ns, binary}, args...)
+	if err := writeCommand(l.path("pids", name+".cmd"), nsenterArgs); err != nil {
 		return err
 	}
-	defer logf.Close()
-	cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + ns, binary}, args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	if err := os.WriteFile(l.path("pids", name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
-		return err
-	}
-	return cmd.Process.Release()
+	return l.spawn(name, nsenterArgs)
 }
 
 // waitReady waits until the apiserver answers /readyz to the admin.
