@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+
+	"github.com/kontrail/kontrail/tests/internal/lab"
 )
 
 // The workload: namespace chaos, two NAD networks, two Deployments whose
@@ -54,21 +56,8 @@ func shortNet(network string) string {
 	return strings.TrimPrefix(network, ns+"/")
 }
 
-// cidrNAD is a NAD as seeds 000 and 003 write them: opencontrail.org/cidr.
-func cidrNAD(name, cidr string) string {
-	return fmt.Sprintf(`apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata:
-  annotations:
-    opencontrail.org/cidr: "%s"
-    opencontrail.org/ip_fabric_forwarding: "false"
-    opencontrail.org/ip_fabric_snat: "false"
-  name: %s
-  namespace: %s
-spec:
-  config: '{ "cniVersion": "0.3.0", "type": "contrail-k8s-cni" }'
-`, cidr, name, ns)
-}
+// cidrNAD is a NAD of the suite's namespace as seeds 000 and 003 write them.
+func cidrNAD(name, cidr string) string { return lab.CIDRNAD(ns, name, cidr) }
 
 // pingerPod is a long-lived busybox pod on every network, on a node.
 func pingerPod(name, node string) string {

@@ -9,23 +9,12 @@ import (
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/kontrail/kontrail/tests/internal/lab"
 )
 
 // cidrNAD is a NAD as seeds 000 and 003 write them: opencontrail.org/cidr.
-func cidrNAD(namespace, name, cidr string) string {
-	return fmt.Sprintf(`apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata:
-  annotations:
-    opencontrail.org/cidr: "%s"
-    opencontrail.org/ip_fabric_forwarding: "false"
-    opencontrail.org/ip_fabric_snat: "false"
-  name: %s
-  namespace: %s
-spec:
-  config: '{ "cniVersion": "0.3.0", "type": "contrail-k8s-cni" }'
-`, cidr, name, namespace)
-}
+func cidrNAD(namespace, name, cidr string) string { return lab.CIDRNAD(namespace, name, cidr) }
 
 // sleeper is a busybox pod on networks (the annotation's value), on node
 // when it is not empty.

@@ -131,3 +131,20 @@ func (l *Lab) kubectlIn(ctx context.Context, stdin []byte, args ...string) error
 	}
 	return nil
 }
+
+// CIDRNAD is a NetworkAttachmentDefinition as seeds 000 and 003 write
+// them (opencontrail.org/cidr), for the suites that make networks.
+func CIDRNAD(namespace, name, cidr string) string {
+	return fmt.Sprintf(`apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  annotations:
+    opencontrail.org/cidr: "%s"
+    opencontrail.org/ip_fabric_forwarding: "false"
+    opencontrail.org/ip_fabric_snat: "false"
+  name: %s
+  namespace: %s
+spec:
+  config: '{ "cniVersion": "0.3.0", "type": "contrail-k8s-cni" }'
+`, cidr, name, namespace)
+}
