@@ -68,7 +68,7 @@ var _ = Describe("Networks", func() {
 	It("move the default route to the network a selection element's default-route names, off eth0", func() {
 		namespace("dp-route")
 		nad("dp-route", "egress", "172.16.40.0/24")
-		p := newPod("dp-route", "routed", node1, `[{"name": "egress", "default-route": ["172.16.40.1"]}]`)
+		p := newPod("dp-route", "routed", node1, `[{"name": "egress", "default-route": ["172.16.40.254"]}]`)
 		p.mustAdd()
 		var defaults []string
 		Expect(p.NS.Do(func(ns.NetNS) error {
@@ -84,12 +84,12 @@ var _ = Describe("Networks", func() {
 			}
 			return nil
 		})).To(Succeed())
-		Expect(defaults).To(Equal([]string{"eth1 via 172.16.40.1"}))
+		Expect(defaults).To(Equal([]string{"eth1 via 172.16.40.254"}))
 		var gateways []string
 		for _, r := range p.Result.Routes {
 			gateways = append(gateways, r.Dst.String()+" via "+r.GW.String())
 		}
-		Expect(gateways).To(Equal([]string{"0.0.0.0/0 via 172.16.40.1"}))
+		Expect(gateways).To(Equal([]string{"0.0.0.0/0 via 172.16.40.254"}))
 	})
 
 	It("give a pod on the pod network alone its default route through eth0", func() {

@@ -326,7 +326,16 @@ var _ = Describe("kubemanager", func() {
 			Entry("two default routes", `[{"name": "good", "default-route": ["172.31.0.1"]}, {"name": "good", "interface": "x", "default-route": ["172.31.0.1"]}]`, "default-route is set on more than one element", corev1alpha1.PodProblemInvalidNetworks, false),
 			Entry("invalid MAC", `[{"name": "good", "mac": "02:aa"}]`, `mac "02:aa" is not a MAC address`, corev1alpha1.PodProblemInvalidNetworks, false),
 			Entry("static IP outside the network", `[{"name": "good", "ips": ["10.9.9.9/24"]}]`, "10.9.9.9", corev1alpha1.PodProblemInvalidNetworks, false),
+			Entry("default-route outside the network", `[{"name": "good", "default-route": ["10.9.9.1"]}]`, "default-route 10.9.9.1 of network default/good is in none of its subnets", corev1alpha1.PodProblemInvalidNetworks, false),
 		)
+
+		It("moves the default route to the element with default-route, as data the agent reads: network-status's default and gateway", func() {
+			p := pod("default", "routed", `[{"name": "good", "default-route": ["172.31.0.254"]}]`)
+			st := networkStatus(p)
+			Expect(interfaces(st)).To(Equal([]string{"eth0 " + clusterNamespace + "/default-podnetwork false", "eth1 default/good true"}))
+			Expect(st[1].Gateway).To(Equal([]string{"172.31.0.254"}))
+			Expect(st[0].Gateway).To(BeEmpty())
+		})
 
 		It("fails a pod whose static IP another pod holds, and keeps every other pod working", func() {
 			first := pod("default", "static-a", `[{"name": "good", "ips": ["172.31.0.50/24"]}]`)

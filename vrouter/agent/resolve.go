@@ -10,7 +10,6 @@ import (
 	"time"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
-	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -213,13 +212,12 @@ func (r *resolver) try(ctx context.Context, req agentapi.InterfacesRequest) (*ag
 		if err != nil || why != "" {
 			return nil, waiting{reason: why}, err
 		}
-		itf.DefaultRoute = st.Default
+		if err := routeDefault(&itf, st); err != nil {
+			return nil, waiting{}, err
+		}
 		out.Interfaces = append(out.Interfaces, itf)
 	}
 	sort.SliceStable(out.Interfaces, func(i, j int) bool { return out.Interfaces[i].DefaultRoute && !out.Interfaces[j].DefaultRoute })
-	if err := defaultRoute(pod, out.Interfaces); err != nil {
-		return nil, waiting{}, err
-	}
 	return out, waiting{}, nil
 }
 
@@ -271,46 +269,25 @@ func (r *resolver) build(ctx context.Context, st nadv1.NetworkStatus, vmis []cor
 	return itf, "", nil
 }
 
-// defaultRoute moves the default route to the interface a selection
-// element's default-route names (Multus's semantics: the element's gateway),
-// away from eth0.
-func defaultRoute(pod *corev1.Pod, itfs []agentapi.Interface) *agentapi.Error {
-	raw := pod.Annotations[nadv1.NetworkAttachmentAnnot]
-	if raw == "" {
-		return nil
-	}
-	elements, err := nadutils.ParseNetworkAnnotation(raw, pod.Namespace)
-	if err != nil {
-		return nil // kubemanager validated it; it would have failed the pod
-	}
-	for _, e := range elements {
-		for _, gw := range e.GatewayRequest {
-			addr, ok := netip.AddrFromSlice(gw)
-			if !ok {
-				continue
+// routeDefault gives an interface network-status marks default (kubemanager
+// resolved the pod's selection: eth0, or the element with default-route)
+// the default route, through the gateways kubemanager recorded for it
+// (checked against its subnets there), or else through its subnets'.
+func routeDefault(itf *agentapi.Interface, st nadv1.NetworkStatus) *agentapi.Error {
+	itf.DefaultRoute = st.Default
+	for _, text := range st.Gateway {
+		gw, err := netip.ParseAddr(text)
+		if err != nil {
+			return &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: fmt.Sprintf("network-status of %s: gateway %q is not an IP address", st.Interface, text)}
+		}
+		found := false
+		for j, ip := range itf.IPs {
+			if p, err := netip.ParsePrefix(ip.Address); err == nil && p.Masked().Contains(gw) {
+				itf.IPs[j].Gateway, found = gw.String(), true
 			}
-			addr = addr.Unmap()
-			// The element's own interface first: eth0 may share its CIDR.
-			order := make([]int, 0, len(itfs))
-			for i := len(itfs) - 1; i >= 0; i-- {
-				order = append(order, i)
-			}
-			for _, i := range order {
-				for j, ip := range itfs[i].IPs {
-					p, err := netip.ParsePrefix(ip.Address)
-					if err != nil || !p.Masked().Contains(addr) {
-						continue
-					}
-					for k := range itfs {
-						itfs[k].DefaultRoute = false
-					}
-					itfs[i].DefaultRoute = true
-					itfs[i].IPs[j].Gateway = addr.String()
-					return nil
-				}
-			}
-			return &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: fmt.Sprintf(
-				"pod %s/%s: default-route %s of network %s is in none of the pod's subnets", pod.Namespace, pod.Name, addr, e.Name)}
+		}
+		if !found {
+			return &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: fmt.Sprintf("network-status of %s: gateway %s is in none of its subnets", st.Interface, gw)}
 		}
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	"github.com/kontrail/kontrail/cni/agentapi"
 )
@@ -91,5 +93,29 @@ func TestInterfacesAnswersKubemanagersTypedProblem(t *testing.T) {
 		if tc.atLeast == 0 && took > 200*time.Millisecond {
 			t.Errorf("pod %s: a problem kubemanager does not retry took %s to be the answer", tc.pod, took)
 		}
+	}
+}
+
+// The default route is data kubemanager resolved: network-status's
+// default and gateway, never a second parse of the pod's selection.
+func TestRouteDefaultReadsNetworkStatus(t *testing.T) {
+	itf := func() agentapi.Interface {
+		return agentapi.Interface{Name: "eth1", IPs: []agentapi.IP{{Address: "172.16.40.7/24", Gateway: "172.16.40.1"}, {Address: "fd00:40::7/64"}}}
+	}
+	a := itf()
+	if err := routeDefault(&a, nadv1.NetworkStatus{Interface: "eth1", Default: true, Gateway: []string{"172.16.40.254", "fd00:40::fe"}}); err != nil {
+		t.Fatal(err.Message)
+	}
+	if !a.DefaultRoute || a.IPs[0].Gateway != "172.16.40.254" || a.IPs[1].Gateway != "fd00:40::fe" {
+		t.Errorf("default through the recorded gateways: got %+v", a)
+	}
+	b := itf()
+	if err := routeDefault(&b, nadv1.NetworkStatus{Interface: "eth1"}); err != nil || b.DefaultRoute || b.IPs[0].Gateway != "172.16.40.1" {
+		t.Errorf("not default: want its subnet's gateway kept and no default route, got %+v, %v", b, err)
+	}
+	c := itf()
+	err := routeDefault(&c, nadv1.NetworkStatus{Interface: "eth1", Default: true, Gateway: []string{"10.0.0.1"}})
+	if err == nil || err.Code != agentapi.CodeInvalidConfig || !strings.Contains(err.Message, "gateway 10.0.0.1 is in none of its subnets") {
+		t.Errorf("a gateway outside the interface's subnets: got %+v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -88,7 +89,8 @@ type iface struct {
 	statusName string               // its name in network-status: <ns>/<nad>
 	ips        []string             // requested static addresses
 	mac        string               // requested MAC
-	isDefault  bool
+	isDefault  bool                 // the pod's default route goes through it
+	gateways   []string             // its selection element's default-route, checked against its subnets
 }
 
 // Reconcile makes the pod's objects and reports their allocations.
@@ -310,6 +312,14 @@ func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation st
 		for _, ip := range a.IPs {
 			ifc.ips = append(ifc.ips, ip.String())
 		}
+		if len(a.DefaultRoute) > 0 {
+			// Multus's semantics: the element's gateway takes the default
+			// route off eth0 (ParseSelections allows one such element).
+			ifaces[0].isDefault, ifc.isDefault = false, true
+			for _, gw := range a.DefaultRoute {
+				ifc.gateways = append(ifc.gateways, gw.String())
+			}
+		}
 		ifaces = append(ifaces, ifc)
 	}
 	return ifaces, nil, nil
@@ -319,13 +329,35 @@ func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation st
 // network-status entry once they are allocated, or what it waits for, or
 // the failure the controller reported.
 func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm *corev1alpha1.VirtualMachine, ifc iface) (nadv1.NetworkStatus, string, *corev1alpha1.PodProblem, error) {
-	st := nadv1.NetworkStatus{Name: ifc.statusName, Interface: ifc.name, Default: ifc.isDefault}
+	st := nadv1.NetworkStatus{Name: ifc.statusName, Interface: ifc.name, Default: ifc.isDefault, Gateway: ifc.gateways}
 	vn := &corev1alpha1.VirtualNetwork{}
 	if err := r.Get(ctx, ifc.network, vn); err != nil {
 		if apierrors.IsNotFound(err) {
 			return st, "", notFound("interface %s: VirtualNetwork %s not found", ifc.name, ifc.network), nil
 		}
 		return st, "", nil, err
+	}
+	if len(ifc.gateways) > 0 {
+		// Before anything is allocated: a gateway the pod cannot reach.
+		var cidrs []netip.Prefix
+		for _, ref := range []*corev1alpha1.ResourceReference{vn.Spec.V4SubnetReference, vn.Spec.V6SubnetReference} {
+			if ref == nil {
+				continue
+			}
+			subnet := &corev1alpha1.Subnet{}
+			if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, subnet); err != nil {
+				if apierrors.IsNotFound(err) {
+					return st, "", notFound("interface %s: Subnet %s/%s of VirtualNetwork %s not found", ifc.name, ref.Namespace, ref.Name, ifc.network), nil
+				}
+				return st, "", nil, err
+			}
+			if p, err := netip.ParsePrefix(subnet.Spec.CIDR); err == nil {
+				cidrs = append(cidrs, p.Masked())
+			}
+		}
+		if problem := gatewaysOutside(ifc, cidrs); problem != nil {
+			return st, "", problem, nil
+		}
 	}
 
 	vmi := &corev1alpha1.VirtualMachineInterface{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace,
@@ -409,6 +441,25 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 		waiting = append(waiting, "VirtualMachineInterface "+vmi.Name)
 	}
 	return st, strings.Join(waiting, ", "), nil, nil
+}
+
+// gatewaysOutside fails an interface whose default-route gateway is in
+// none of its Subnets: the pod could not reach it.
+func gatewaysOutside(ifc iface, cidrs []netip.Prefix) *corev1alpha1.PodProblem {
+	for _, text := range ifc.gateways {
+		gw, err := netip.ParseAddr(text)
+		if err != nil {
+			return invalid("interface %s: default-route %q is not an IP address", ifc.name, text)
+		}
+		inside := false
+		for _, p := range cidrs {
+			inside = inside || p.Contains(gw)
+		}
+		if !inside {
+			return invalid("interface %s: default-route %s of network %s is in none of its subnets %v", ifc.name, gw, ifc.statusName, cidrs)
+		}
+	}
+	return nil
 }
 
 // fail tells the pod why it gets no interfaces: to the user, a Warning
