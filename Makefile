@@ -76,9 +76,10 @@ vet: ## Run go vet in every module, with and without the workspace.
 	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
 
 .PHONY: test
-test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo suites: envtest, and as root the dataplane, the lab and the e2e suite (twice: installed from config/default and from the bundle).
+test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo suites: envtest, and as root the dataplane, the lab, the e2e suite (twice: installed from config/default and from the bundle) and the chaos suite's short run.
 	@for m in $(MODULES); do echo "test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...); done
 	@echo "test tests/e2e on a lab installed from the OLM bundle"; cd tests && E2E_INSTALL=bundle go test $(GO_TEST_FLAGS) ./e2e/
+	@echo "test tests/chaos: the short run (make chaos-short)"; cd tests && CHAOS=1 go test $(GO_TEST_FLAGS) ./chaos/
 
 .PHONY: test-one-core
 test-one-core: ## (root) make test on one core: every CPU but cpu0 offline for the run (hack/one-core.sh), as on a machine half as fast.

@@ -22,6 +22,7 @@ func summary() string {
 	fmt.Fprintf(&b, "Kontrail chaos suite: summary\n")
 	fmt.Fprintf(&b, "seed %d (CHAOS_SEED=%d reproduces the choices), %s run, lab %s, %s, %s\n", rec.seed, rec.seed, mode, theLab.Name,
 		rec.start.Format("2006-01-02 15:04:05"), time.Since(rec.start).Round(time.Second))
+	fmt.Fprintf(&b, "kubelets' crash-loop back-off capped at %s; a cycle settles within %s\n", theLab.CrashLoopBackOffMax, cfg.settle)
 	fmt.Fprintf(&b, "cycles: %d (did not settle in time: %d)\n", rec.cycles, len(rec.notSettled))
 	fmt.Fprintf(&b, "pod lifecycles: %d (pods that reached Running and were deleted; %d distinct pods seen); kernel checks of running pods: %d\n",
 		rec.lifecycles, rec.podsSeen, rec.checks)

@@ -30,6 +30,12 @@ type Lab struct {
 	// Subnet is the fabric's first three octets: the host is .254, the
 	// control plane .1.
 	Subnet string
+	// CrashLoopBackOffMax, when set, caps the kubelets' back-off between
+	// restarts of a crashed container (KubeletConfiguration's
+	// crashLoopBackOff.maxContainerRestartPeriod, 1 s to 300 s; 300 s when
+	// unset): a suite that kills the same component many times in an hour
+	// (the chaos suite's long run) waits for Kontrail, not for kubelet.
+	CrashLoopBackOffMax time.Duration
 }
 
 // Addresses and ranges of the lab. There is no kube-proxy: the

@@ -155,6 +155,9 @@ state = %q
 		"shutdownGracePeriod":             "0s",
 		"shutdownGracePeriodCriticalPods": "0s",
 	}
+	if l.CrashLoopBackOffMax > 0 {
+		kubelet["crashLoopBackOff"] = map[string]any{"maxContainerRestartPeriod": l.CrashLoopBackOffMax.String()}
+	}
 	data, err := yaml.Marshal(kubelet)
 	if err != nil {
 		return err
