@@ -144,7 +144,7 @@ var _ = Describe("Kontrail's ownership invariants under faults", Ordered, func()
 		}
 		var left []string
 		if err := waitFor("nothing of the suite's pods left", 60*time.Second, func() (bool, string) {
-			left = leftovers()
+			left = theLab.Leftovers(context.Background(), 2)
 			return len(left) == 0, strings.Join(left, "; ")
 		}); err != nil {
 			for _, l := range left {

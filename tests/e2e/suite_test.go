@@ -91,7 +91,7 @@ var _ = AfterSuite(func() {
 		// A failed leak check still takes the lab down (below), then fails.
 		leaks = InterceptGomegaFailures(func() {
 			By("no leaks: the suite deleted its pods and networks, nothing of them is left in the API or on the nodes")
-			Eventually(leftovers, "60s", "2s").Should(BeEmpty())
+			Eventually(func() []string { return theLab.Leftovers(context.Background(), 2) }, "60s", "2s").Should(BeEmpty())
 		})
 	}
 	if labUp && !suiteFailed && len(leaks) == 0 && os.Getenv("E2E_KEEP") == "" {
