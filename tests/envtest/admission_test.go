@@ -89,6 +89,7 @@ var _ = Describe("Admission of the core API", func() {
 		Entry("VirtualNetwork: route target number out of range after an IPv4", networkWithRT("target:10.1.1.1:65536"), "spec.routeTargetList[0]", "out of range"),
 		Entry("VirtualNetwork: 4-byte ASN with a 4-byte number", networkWithRT("target:70000:70000"), "spec.routeTargetList[0]", "out of range"),
 		Entry("VirtualNetwork: ASN 0", networkWithRT("target:0:1"), "spec.routeTargetList[0]", "out of range"),
+		Entry("VirtualNetwork: a route target of the controller's (another network's)", networkWithRT("target:64512:8000001"), "spec.routeTargetList[0]", "target:<AS>:8000000 and above are the controller's"),
 		Entry("VirtualNetwork: unknown forwarding mode", &corev1alpha1.VirtualNetwork{ObjectMeta: ns("vn"), Spec: corev1alpha1.VirtualNetworkSpec{
 			VirtualNetworkProperties: corev1alpha1.VirtualNetworkProperties{ForwardingMode: "l4"}}},
 			"spec.virtualNetworkProperties.forwardingMode", `"l4"`, "supported values"),

@@ -295,6 +295,7 @@ var _ = Describe("kubemanager", func() {
 			Entry("invalid CIDR", map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "172.16.10.0/33"}`}, `ipamV4Subnet "172.16.10.0/33" is not a CIDR`),
 			Entry("invalid opencontrail.org/cidr", map[string]string{kubemanager.AnnotationOpenContrailCIDR: "10.0.0.1/24"}, "has host bits set"),
 			Entry("bad route target", map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "10.1.0.0/24", "routeTargetList": ["target:70000:70000"]}`}, "at most 65535"),
+			Entry("a route target of the controller's (another network's routes)", map[string]string{kubemanager.AnnotationNetworks: `{"ipamV4Subnet": "10.1.0.0/24", "routeTargetList": ["target:64512:8000001"]}`}, "target:<AS>:8000000 and above are the controller's"),
 			Entry("mapping to a missing network", map[string]string{kubemanager.AnnotationOpenContrailNetwork: `{"project": "default", "name": "nowhere"}`}, "VirtualNetwork default/nowhere not found"),
 		)
 

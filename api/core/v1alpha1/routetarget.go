@@ -20,6 +20,21 @@ type RouteTargetValue struct {
 	Number uint32
 }
 
+// FirstSystemRouteTargetNumber starts the numbers the controller gives the
+// networks and routers it makes, target:<AS>:<8000000+n>, as CN2's: a
+// route target there is the controller's, and a user's list naming one is
+// refused (it would import another network's routes).
+const FirstSystemRouteTargetNumber = 8000000
+
+// IsSystem says whether the route target is in the controller's range
+// (an AS number with a number from FirstSystemRouteTargetNumber).
+func (v RouteTargetValue) IsSystem() bool {
+	return !v.IP.IsValid() && v.Number >= FirstSystemRouteTargetNumber
+}
+
+// SystemRouteTargetRange describes the controller's range to a user.
+const SystemRouteTargetRange = "target:<AS>:8000000 and above are the controller's, for the networks and routers it makes; a user's route target needs a lower number"
+
 // String is the route target in target:<admin>:<number> form.
 func (v RouteTargetValue) String() string {
 	return "target:" + v.admin() + ":" + strconv.FormatUint(uint64(v.Number), 10)

@@ -21,13 +21,16 @@ var (
 	interfaceName = regexp.MustCompile(`^[^/:\s]{1,15}$`)
 )
 
-// ValidateRouteTargets checks a list of route targets' syntax and ranges.
+// ValidateRouteTargets checks a list of route targets' syntax and ranges;
+// one in the controller's range is refused.
 func ValidateRouteTargets(rts []corev1alpha1.RouteTargetString, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	seen := map[corev1alpha1.RouteTargetString]bool{}
 	for i, rt := range rts {
-		if _, err := corev1alpha1.ParseRouteTarget(string(rt)); err != nil {
+		if v, err := corev1alpha1.ParseRouteTarget(string(rt)); err != nil {
 			errs = append(errs, field.Invalid(path.Index(i), rt, err.Error()))
+		} else if v.IsSystem() {
+			errs = append(errs, field.Forbidden(path.Index(i), fmt.Sprintf("%s: %s", rt, corev1alpha1.SystemRouteTargetRange)))
 		}
 		if seen[rt] {
 			errs = append(errs, field.Duplicate(path.Index(i), rt))

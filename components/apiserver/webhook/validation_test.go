@@ -64,6 +64,12 @@ func TestValidateVirtualNetworkRouteTargets(t *testing.T) {
 	vn.Spec.ImportRouteTargetList = append(vn.Spec.ImportRouteTargetList, "target:70000:70000")
 	expectErrors(t, "4-byte ASN, big number", ValidateVirtualNetwork(vn), "spec.importRouteTargetList[1]", "at most 65535")
 
+	// The controller's range: importing another network's system route target.
+	vn.Spec.ImportRouteTargetList = []corev1alpha1.RouteTargetString{"target:64512:8000001"}
+	expectErrors(t, "system route target", ValidateVirtualNetwork(vn), "spec.importRouteTargetList[0]", "target:<AS>:8000000 and above are the controller's")
+	vn.Spec.ImportRouteTargetList = []corev1alpha1.RouteTargetString{"target:64512:7999999", "target:10.1.1.1:65535", "target:70000:65535"}
+	expectErrors(t, "just below the controller's range", ValidateVirtualNetwork(vn), "", "")
+
 	// A Subnet may serve networks of other namespaces (an isolated namespace's pod network).
 	vn.Spec.ImportRouteTargetList = nil
 	vn.Spec.V4SubnetReference = &corev1alpha1.ResourceReference{Namespace: "other", Name: "vn1-v4"}

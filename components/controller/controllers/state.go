@@ -26,7 +26,7 @@ const (
 	vniCount = 1<<24 - 1
 
 	// System route targets are target:<AS>:<8000000+n>, as CN2's.
-	firstRouteTargetNumber = 8000000
+	firstRouteTargetNumber = corev1alpha1.FirstSystemRouteTargetNumber
 	routeTargetNumberCount = 1 << 22
 
 	// AnnotationAllocated, on an InstanceIP or a VirtualMachineInterface,

@@ -113,8 +113,10 @@ func ParseNetworkIntent(annotations map[string]string, nadNamespace, nadName str
 			{"exportRouteTargetList", n.ExportRouteTargetList, &in.ExportRouteTargets},
 		} {
 			for _, rt := range l.in {
-				if _, perr := corev1alpha1.ParseRouteTarget(rt); perr != nil {
+				if v, perr := corev1alpha1.ParseRouteTarget(rt); perr != nil {
 					err = fmt.Errorf("annotation %s: %s %q: %v", AnnotationNetworks, l.key, rt, perr)
+				} else if v.IsSystem() {
+					err = fmt.Errorf("annotation %s: %s %q: %s", AnnotationNetworks, l.key, rt, corev1alpha1.SystemRouteTargetRange)
 				}
 				*l.into = append(*l.into, corev1alpha1.RouteTargetString(rt))
 			}

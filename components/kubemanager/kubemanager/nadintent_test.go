@@ -39,16 +39,17 @@ func TestParseNetworkIntent(t *testing.T) {
 	}
 
 	for annotations, want := range map[[2]string]string{
-		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.0/24",`}:                        "is not valid JSON: it ends early",
-		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.0/33"}`}:                        `ipamV4Subnet "172.16.10.0/33" is not a CIDR`,
-		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.5/24"}`}:                        "has host bits set: the network is 172.16.10.0/24",
-		{AnnotationNetworks, `{"ipamV4Subnet": "fd00::/64"}`}:                             "wrong address family",
-		{AnnotationNetworks, `{"ipamSubnet": "172.16.10.0/24"}`}:                          `unknown field "ipamSubnet"`,
-		{AnnotationNetworks, `{"ipamV4Subnet": "10.0.0.0/24", "routeTargetList": ["x"]}`}: `routeTargetList "x"`,
-		{AnnotationNetworks, `{"routeTargetList": ["target:1:1"]}`}:                       "a network needs a subnet",
-		{AnnotationOpenContrailCIDR, "10.0.0.0/31"}:                                       "/30 or shorter",
-		{AnnotationOpenContrailNetwork, `{"domain":"default-domain"}`}:                    `"name" is required`,
-		{AnnotationOpenContrailNetwork, `not json`}:                                       "is not valid JSON at offset 2: invalid character",
+		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.0/24",`}:                                                 "is not valid JSON: it ends early",
+		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.0/33"}`}:                                                 `ipamV4Subnet "172.16.10.0/33" is not a CIDR`,
+		{AnnotationNetworks, `{"ipamV4Subnet": "172.16.10.5/24"}`}:                                                 "has host bits set: the network is 172.16.10.0/24",
+		{AnnotationNetworks, `{"ipamV4Subnet": "fd00::/64"}`}:                                                      "wrong address family",
+		{AnnotationNetworks, `{"ipamSubnet": "172.16.10.0/24"}`}:                                                   `unknown field "ipamSubnet"`,
+		{AnnotationNetworks, `{"ipamV4Subnet": "10.0.0.0/24", "routeTargetList": ["x"]}`}:                          `routeTargetList "x"`,
+		{AnnotationNetworks, `{"routeTargetList": ["target:1:1"]}`}:                                                "a network needs a subnet",
+		{AnnotationNetworks, `{"ipamV4Subnet": "10.0.0.0/24", "importRouteTargetList": ["target:64512:8000001"]}`}: `importRouteTargetList "target:64512:8000001": target:<AS>:8000000 and above are the controller's`,
+		{AnnotationOpenContrailCIDR, "10.0.0.0/31"}:                                                                "/30 or shorter",
+		{AnnotationOpenContrailNetwork, `{"domain":"default-domain"}`}:                                             `"name" is required`,
+		{AnnotationOpenContrailNetwork, `not json`}:                                                                "is not valid JSON at offset 2: invalid character",
 	} {
 		_, err := ParseNetworkIntent(map[string]string{annotations[0]: annotations[1]}, "default", "x")
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), annotations[0]) {
