@@ -62,6 +62,7 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.19.2 // indirect
+	github.com/kontrail/kontrail/cni v0.0.0-00010101000000-000000000000
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.3-0.20250322232337-35a7c28c31ee // indirect
 	github.com/monochromegane/go-gitignore v0.0.0-20200626010858-205db1a8cc00 // indirect
@@ -111,3 +112,5 @@ replace (
 	github.com/kontrail/kontrail/components/controller => ../components/controller
 	github.com/kontrail/kontrail/components/kubemanager => ../components/kubemanager
 )
+
+replace github.com/kontrail/kontrail/cni => ../cni

@@ -110,9 +110,10 @@ type Error struct {
 
 // CNI error codes the agent answers with (CNI spec, "Error codes").
 const (
-	CodeUnknownContainer = 3  // the pod is unknown: nothing to clean up
-	CodeInvalidConfig    = 7  // the network configuration is invalid
-	CodeTryAgainLater    = 11 // allocation not done yet, agent not ready
+	CodeUnknownContainer = 3   // the pod is unknown: nothing to clean up
+	CodeInvalidConfig    = 7   // the network configuration is invalid
+	CodeTryAgainLater    = 11  // allocation not done yet, agent not ready
+	CodeForbidden        = 100 // the caller is not root, or asks for what is not its pod's
 	CodeInternal         = 999
 )
 
@@ -125,6 +126,8 @@ func StatusFor(code uint) int {
 		return http.StatusBadRequest
 	case CodeTryAgainLater:
 		return http.StatusServiceUnavailable
+	case CodeForbidden:
+		return http.StatusForbidden
 	default:
 		return http.StatusInternalServerError
 	}

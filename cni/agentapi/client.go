@@ -19,12 +19,25 @@ type Client struct {
 }
 
 // NewClient makes a client of the agent listening on socket (a leading @
-// names an abstract socket).
+// names an abstract socket). It talks only to a server running as root:
+// whoever else holds the socket is refused before a byte is sent.
 func NewClient(socket string) *Client {
 	return &Client{socket: socket, http: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
+			conn, err := d.DialContext(ctx, "unix", socket)
+			if err != nil {
+				return nil, err
+			}
+			cred, err := PeerCredentials(conn)
+			if err == nil && cred.Uid != 0 {
+				err = fmt.Errorf("%s is served by uid %d (pid %d), not by root: it is not the vrouter agent", socket, cred.Uid, cred.Pid)
+			}
+			if err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return conn, nil
 		},
 		DisableKeepAlives: true,
 	}}}

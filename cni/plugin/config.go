@@ -14,13 +14,13 @@ import (
 	"github.com/kontrail/kontrail/cni/agentapi"
 )
 
-// DefaultSocket is the agent's socket unless the config names another.
-const DefaultSocket = "@kontrail-vrouter-agent.sock"
-
 // NetConf is the plugin's configuration in the conflist the agent writes.
 type NetConf struct {
 	types.NetConf
-	// Socket of the vrouter agent.
+	// SocketDir holds the agents' sockets (agentapi.DefaultSocketDir):
+	// the plugin talks to its network namespace's (agentapi.SocketPath).
+	SocketDir string `json:"socketDir,omitempty"`
+	// Socket, when set, is the agent's socket itself.
 	Socket string `json:"socket,omitempty"`
 	// ClusterName of the Kontrail cluster (informational).
 	ClusterName string `json:"clusterName,omitempty"`
@@ -39,7 +39,15 @@ func parseConf(stdin []byte) (*NetConf, time.Duration, error) {
 		return nil, 0, types.NewError(types.ErrInvalidNetworkConfig, "contrail-k8s-cni: the network configuration has no cniVersion", "")
 	}
 	if conf.Socket == "" {
-		conf.Socket = DefaultSocket
+		dir := conf.SocketDir
+		if dir == "" {
+			dir = agentapi.DefaultSocketDir
+		}
+		socket, err := agentapi.SocketPath(dir)
+		if err != nil {
+			return nil, 0, types.NewError(types.ErrIOFailure, "contrail-k8s-cni: cannot name the vrouter agent's socket", err.Error())
+		}
+		conf.Socket = socket
 	}
 	wait := 60 * time.Second
 	if conf.AllocationTimeout != "" {

@@ -257,8 +257,9 @@ var _ = Describe("Operator", func() {
 		Expect(agent.Image).To(Equal(testImages.VrouterAgent))
 		Expect(agent.Args).To(ContainElements("--cni-bin-dir=/opt/cni/bin", "--cni-conf-dir=/etc/cni/net.d", "--vxlan-port=4789",
 			"--install-cni=true", "--cni-cluster-name=contrail-k8s-kubemanager-mk", "--metrics-bind-address=:9091",
-			"--cni-version=1.0.0", "--state-dir=/var/run/kontrail/vrouter"))
+			"--cni-version=1.0.0", "--state-dir=/var/run/kontrail/vrouter", "--socket-dir=/var/run/kontrail/cni"))
 		Expect(agent.VolumeMounts).To(ContainElement(HaveField("MountPath", "/var/run/kontrail/vrouter")))
+		Expect(agent.VolumeMounts).To(ContainElement(HaveField("MountPath", "/var/run/kontrail/cni")))
 		Expect(agent.Env).To(ContainElement(HaveField("ValueFrom.FieldRef.FieldPath", "spec.nodeName")))
 		Expect(agent.VolumeMounts).To(ContainElement(HaveField("MountPath", "/opt/cni/bin")))
 		Eventually(available(vr)).Should(Equal("False RollingOut"), "the status follows the DaemonSet it saw")

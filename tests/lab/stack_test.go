@@ -117,8 +117,18 @@ var _ = Describe("The lab", func() {
 			By("down leaves no process, namespace, link, cgroup, mount or state of the lab")
 			podNetns := l.PodNetns()
 			Expect(podNetns).To(HaveLen(2), "vn1-pod's and vn1-pod-2's network namespaces")
+			sockets := l.AgentSockets()
+			Expect(sockets).To(HaveLen(2), "one agent socket per node")
+			for _, socket := range sockets {
+				info, err := os.Stat(socket)
+				Expect(err).NotTo(HaveOccurred(), "the agent serves on its node's socket")
+				Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)), socket)
+			}
 			Expect(l.Down()).To(Succeed())
 			Expect(leftovers(dir, "klabs", podNetns)).To(BeEmpty())
+			for _, socket := range sockets {
+				Expect(socket).NotTo(BeAnExistingFile(), "down removes the agents' sockets")
+			}
 		}, SpecTimeout(10*time.Minute))
 	}
 })

@@ -141,7 +141,14 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.restorePorts(ctx); err != nil {
 		return err
 	}
-	l, err := listen(a.cfg.Socket)
+	if err := agentapi.PrepareSocketDir(a.cfg.SocketDir); err != nil {
+		return err
+	}
+	socket, err := agentapi.SocketPath(a.cfg.SocketDir)
+	if err != nil {
+		return err
+	}
+	l, err := agentapi.Listen(socket)
 	if err != nil {
 		return err
 	}
@@ -155,7 +162,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		}
 	}
 	a.setReady("")
-	logger.Info("serving the CNI plugin", "socket", a.cfg.Socket, "fabric", a.fabricLink, "address", a.fabricIP.String(), "mtu", a.mtu)
+	logger.Info("serving the CNI plugin", "socket", socket, "fabric", a.fabricLink, "address", a.fabricIP.String(), "mtu", a.mtu)
 
 	resync := time.NewTicker(time.Duration(max(a.cfg.ResyncSeconds, 1)) * time.Second)
 	defer resync.Stop()

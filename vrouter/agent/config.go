@@ -3,6 +3,8 @@
 package agent
 
 import (
+	"github.com/kontrail/kontrail/cni/agentapi"
+
 	"flag"
 	"os"
 )
@@ -26,9 +28,10 @@ type Config struct {
 	CNIClusterName string
 	// CNIMTU is the MTU of pod interfaces; 0 derives it from the fabric's.
 	CNIMTU int
-	// Socket is the unix socket the CNI plugin talks to; a leading @ makes it
-	// abstract, scoped to the node's network namespace.
-	Socket string
+	// SocketDir is the root-only directory of the CNI plugin's socket: the
+	// agent serves on its network namespace's socket there
+	// (agentapi.SocketPath), the plugin finds it the same way.
+	SocketDir string
 	// StateDir keeps the ports across agent restarts, under a directory
 	// per node (nodes of the lab share one filesystem).
 	StateDir string
@@ -78,5 +81,5 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PodNetwork, "pod-network", "", "The default pod network as namespace/name (default <cni-cluster-name>-contrail/default-podnetwork).")
 	fs.IntVar(&c.IdleNetworkSeconds, "idle-network-seconds", 120, "Seconds a network's devices stay on the node after its last pod left.")
 	fs.IntVar(&c.ResyncSeconds, "resync-seconds", 30, "Seconds between reconciles of the dataplane when nothing changes.")
-	fs.StringVar(&c.Socket, "socket", "@kontrail-vrouter-agent.sock", "Unix socket the CNI plugin talks to; a leading @ makes it abstract (per network namespace).")
+	fs.StringVar(&c.SocketDir, "socket-dir", agentapi.DefaultSocketDir, "Directory of the CNI plugin's socket, made root's alone (0700); the socket is named after the node's network namespace.")
 }

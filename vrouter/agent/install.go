@@ -41,7 +41,7 @@ func (a *Agent) installCNI() error {
 
 // conflist is the node's CNI configuration: the one plugin, no delegate.
 func (a *Agent) conflist() map[string]any {
-	plugin := map[string]any{"type": "contrail-k8s-cni", "socket": a.cfg.Socket, "mtu": a.mtu}
+	plugin := map[string]any{"type": "contrail-k8s-cni", "socketDir": a.cfg.SocketDir, "mtu": a.mtu}
 	if a.cfg.CNIClusterName != "" {
 		plugin["clusterName"] = a.cfg.CNIClusterName
 	}

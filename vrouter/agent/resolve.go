@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -46,12 +48,17 @@ type resolver struct {
 	failureGrace time.Duration
 }
 
-// Interfaces waits, up to req.WaitSeconds, for the pod's interfaces.
+// maxInterfacesWait bounds a request's wait, whatever it asks.
+const maxInterfacesWait = 10 * time.Minute
+
+// Interfaces waits, up to req.WaitSeconds (at most maxInterfacesWait), for
+// the pod's interfaces.
 func (r *resolver) Interfaces(ctx context.Context, req agentapi.InterfacesRequest) (*agentapi.Interfaces, *agentapi.Error) {
 	maxWait := time.Duration(req.WaitSeconds) * time.Second
 	if maxWait <= 0 {
 		maxWait = 60 * time.Second
 	}
+	maxWait = min(maxWait, maxInterfacesWait)
 	deadline := time.Now().Add(maxWait)
 	why := waiting{reason: "kubemanager has not written the pod's network-status yet"}
 	var failingSince time.Time
@@ -291,6 +298,82 @@ func routeDefault(itf *agentapi.Interface, st nadv1.NetworkStatus) *agentapi.Err
 		}
 	}
 	return nil
+}
+
+// verifyPorts accepts the ports of one container only as the control plane
+// describes its pod's interfaces (what try answers the plugin): each
+// port's host end is the one named after its container and interface
+// (agentapi.HostIfName), a veth on this node, and its interface, VMI,
+// network, MAC and addresses are those of the pod's VMI and InstanceIPs.
+// A port the control plane does not back is refused: it would put a link
+// on a bridge, or publish a MAC and addresses to every other node.
+func (r *resolver) verifyPorts(ctx context.Context, ports []agentapi.Port) *agentapi.Error {
+	forbidden := func(format string, args ...any) *agentapi.Error {
+		return &agentapi.Error{Code: agentapi.CodeForbidden, Message: fmt.Sprintf(format, args...)}
+	}
+	first := ports[0]
+	want, wait, err := r.try(ctx, agentapi.InterfacesRequest{PodNamespace: first.PodNamespace, PodName: first.PodName, PodUID: first.PodUID})
+	if err != nil {
+		return forbidden("ports of pod %s/%s: %s", first.PodNamespace, first.PodName, err.Message)
+	}
+	if want == nil {
+		return forbidden("ports of pod %s/%s: the control plane does not describe its interfaces: %s", first.PodNamespace, first.PodName, wait.reason)
+	}
+	byName := map[string]agentapi.Interface{}
+	for _, itf := range want.Interfaces {
+		byName[itf.Name] = itf
+	}
+	for _, p := range ports {
+		if p.PodNamespace != first.PodNamespace || p.PodName != first.PodName || p.PodUID != first.PodUID {
+			return forbidden("ports of one container name two pods: %s/%s and %s/%s", first.PodNamespace, first.PodName, p.PodNamespace, p.PodName)
+		}
+		itf, ok := byName[p.IfName]
+		if !ok {
+			return forbidden("pod %s/%s has no interface %s", p.PodNamespace, p.PodName, p.IfName)
+		}
+		if host := agentapi.HostIfName(p.ContainerID, p.IfName); p.HostIfName != host {
+			return forbidden("interface %s of container %s: host end %q is not its own (%s)", p.IfName, p.ContainerID, p.HostIfName, host)
+		}
+		if p.VMI != itf.VMI || p.Network != itf.Network {
+			return forbidden("interface %s of pod %s/%s: VMI %s on %s, not %s on %s", p.IfName, p.PodNamespace, p.PodName, itf.VMI, itf.Network, p.VMI, p.Network)
+		}
+		if !strings.EqualFold(p.MAC, itf.MAC) {
+			return forbidden("interface %s of pod %s/%s: MAC %s is not its VMI's %s", p.IfName, p.PodNamespace, p.PodName, p.MAC, itf.MAC)
+		}
+		var addrs []string
+		for _, ip := range itf.IPs {
+			addr, _, _ := strings.Cut(ip.Address, "/")
+			addrs = append(addrs, addr)
+		}
+		if !sameSet(p.IPs, addrs) {
+			return forbidden("interface %s of pod %s/%s: addresses %v are not its InstanceIPs' %v", p.IfName, p.PodNamespace, p.PodName, p.IPs, addrs)
+		}
+		link, lerr := netlink.LinkByName(p.HostIfName)
+		if lerr != nil {
+			return forbidden("interface %s of pod %s/%s: no host end %s on this node: %v", p.IfName, p.PodNamespace, p.PodName, p.HostIfName, lerr)
+		}
+		if link.Type() != "veth" {
+			return forbidden("interface %s of pod %s/%s: %s is a %s, not a pod's veth", p.IfName, p.PodNamespace, p.PodName, p.HostIfName, link.Type())
+		}
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		if seen[x] == 0 {
+			return false
+		}
+		seen[x]--
+	}
+	return true
 }
 
 func internal(err error) *agentapi.Error {

@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kontrail/kontrail/cni/agentapi"
@@ -31,33 +30,14 @@ func (s *server) handler() http.Handler {
 	return mux
 }
 
-// listen opens the socket: abstract when it starts with @, else a path
-// (a stale socket file from a killed agent is replaced).
-func listen(socket string) (net.Listener, error) {
-	if !strings.HasPrefix(socket, "@") {
-		if err := os.MkdirAll(dirOf(socket), 0o755); err != nil {
-			return nil, err
-		}
-		_ = os.Remove(socket)
-	}
-	l, err := net.Listen("unix", socket)
-	if err != nil {
-		return nil, fmt.Errorf("failed to listen on %s: %w", socket, err)
-	}
-	return l, nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndex(path, "/"); i > 0 {
-		return path[:i]
-	}
-	return "."
-}
-
 // serve runs the API until ctx ends.
 func (s *server) serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := &http.Server{Handler: s.onlyRoot(s.handler()), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx },
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			cred, err := agentapi.PeerCredentials(c)
+			return context.WithValue(ctx, peerKey{}, peer{cred: cred, err: err})
+		}}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -68,6 +48,33 @@ func (s *server) serve(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// peer is who connected: SO_PEERCRED, read when the connection came.
+type peer struct {
+	cred *unix.Ucred
+	err  error
+}
+
+type peerKey struct{}
+
+// onlyRoot answers root alone: the socket's directory already keeps
+// everyone else out; this holds if the socket is reached another way.
+func (s *server) onlyRoot(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := r.Context().Value(peerKey{}).(peer)
+		if p.err != nil || p.cred == nil || p.cred.Uid != 0 {
+			who := fmt.Sprintf("a caller whose credentials cannot be read (%v)", p.err)
+			if p.cred != nil {
+				who = fmt.Sprintf("uid %d (pid %d)", p.cred.Uid, p.cred.Pid)
+			}
+			log.FromContext(r.Context()).Info("refused a caller that is not root", "caller", who, "method", r.Method, "path", r.URL.Path)
+			s.agent.metrics.errors.WithLabelValues("forbidden").Inc()
+			writeError(w, &agentapi.Error{Code: agentapi.CodeForbidden, Message: "the vrouter agent answers root alone; refused " + who})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *server) interfaces(w http.ResponseWriter, r *http.Request) {
@@ -107,6 +114,12 @@ func (s *server) addPorts(w http.ResponseWriter, r *http.Request) {
 			writeError(w, &agentapi.Error{Code: agentapi.CodeInvalidConfig, Message: "every port needs the same containerID, a hostIfName and a network"})
 			return
 		}
+	}
+	if err := s.agent.resolver.verifyPorts(r.Context(), req.Ports); err != nil {
+		s.agent.metrics.errors.WithLabelValues("forbidden").Inc()
+		log.FromContext(r.Context()).Info("refused ports the control plane does not back", "container", req.Ports[0].ContainerID, "reason", err.Message)
+		writeError(w, err)
+		return
 	}
 	if err := s.agent.ports.Add(req.Ports); err != nil {
 		writeError(w, internal(err))

@@ -29,6 +29,10 @@ const AgentContainer = "contrail-vrouter-agent"
 // interfaces away, takes it too.
 const StateDir = "/var/run/kontrail/vrouter"
 
+// SocketDir is the node's directory of the CNI plugin's socket
+// (agentapi.DefaultSocketDir): the agent makes it root's alone.
+const SocketDir = "/var/run/kontrail/cni"
+
 // Reasons of the Vrouter's conditions.
 const (
 	ReasonWaitingForController = "WaitingForController"
@@ -84,13 +88,17 @@ func agentWorkload(v *dataplanev1alpha1.Vrouter, image string) *component.Worklo
 			"--cni-mtu=" + strconv.Itoa(int(s.CNI.MTU)),
 			"--cni-version=" + s.CNI.CNIVersion,
 			"--state-dir=" + StateDir,
+			"--socket-dir=" + SocketDir,
 		}}
 	dirOrCreate := ptr.To(corev1.HostPathDirectoryOrCreate)
 	// The ports the agent plumbed outlive its container (an upgrade, a
 	// crash): it keeps them on the node, in a directory per node.
+	// The plugin, run by the node's runtime, finds the agent's socket there.
 	w.Volumes = []corev1.Volume{{Name: "state", VolumeSource: corev1.VolumeSource{
-		HostPath: &corev1.HostPathVolumeSource{Path: StateDir, Type: dirOrCreate}}}}
-	w.Mounts = []corev1.VolumeMount{{Name: "state", MountPath: StateDir}}
+		HostPath: &corev1.HostPathVolumeSource{Path: StateDir, Type: dirOrCreate}}},
+		{Name: "cni-socket", VolumeSource: corev1.VolumeSource{
+			HostPath: &corev1.HostPathVolumeSource{Path: SocketDir, Type: dirOrCreate}}}}
+	w.Mounts = []corev1.VolumeMount{{Name: "state", MountPath: StateDir}, {Name: "cni-socket", MountPath: SocketDir}}
 	if install {
 		w.Volumes = append(w.Volumes,
 			corev1.Volume{Name: "cni-bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: s.CNI.BinPath, Type: dirOrCreate}}},

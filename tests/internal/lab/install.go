@@ -24,6 +24,10 @@ import (
 // (shared) host: a directory per node, which down removes.
 const AgentStateDir = dataplane.StateDir
 
+// AgentSocketDir holds the agents' CNI sockets, one per node's network
+// namespace (agentapi.SocketPath).
+const AgentSocketDir = dataplane.SocketDir
+
 // How Kontrail's operator is installed.
 const (
 	// InstallDefault applies config/default, as `kubectl apply -k config/default`.

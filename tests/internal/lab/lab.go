@@ -283,6 +283,10 @@ func (l *Lab) Down() error {
 			errs = append(errs, err)
 		}
 	}
+	// A SIGKILLed agent leaves its socket.
+	for _, socket := range l.AgentSockets() {
+		_ = os.Remove(socket)
+	}
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
@@ -315,6 +319,7 @@ func (l *Lab) Down() error {
 	// Its parents too when nothing else is in them (the DaemonSet's
 	// hostPath made them).
 	_ = os.Remove(AgentStateDir)
+	_ = os.Remove(AgentSocketDir)
 	_ = os.Remove(filepath.Dir(AgentStateDir))
 	if _, err := net.InterfaceByName(l.bridge()); err == nil {
 		if err := ip("link", "del", l.bridge()); err != nil {
@@ -332,6 +337,21 @@ func (l *Lab) Down() error {
 		_ = os.Remove(k)
 	}
 	return errors.Join(errs...)
+}
+
+// AgentSockets are the CNI sockets of the agents of the lab's nodes, there
+// or not: each is named after its node's network namespace
+// (agentapi.SocketPath).
+func (l *Lab) AgentSockets() []string {
+	var out []string
+	names, _ := filepath.Glob("/var/run/netns/" + l.Name + "-n*")
+	for _, name := range names {
+		if ino := netnsInode(name); ino != 0 {
+			out = append(out, filepath.Join(AgentSocketDir, fmt.Sprintf("net-%d.sock", ino)))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // containerLogLinks is where kubelet links containers' logs (not configurable).

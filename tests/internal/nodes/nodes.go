@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/kontrail/kontrail/cni/agentapi"
 )
 
 // Node is a network namespace that plays a Kubernetes node.
@@ -185,6 +187,21 @@ type AgentOptions struct {
 	Extra                                   []string
 }
 
+// SocketDir is the directory of the node's agent's CNI socket.
+func (n *Node) SocketDir() string { return filepath.Join(n.Dir, "sockets") }
+
+// AgentSocket is the node's agent's CNI socket (agentapi.SocketPath in the
+// node's network namespace).
+func (n *Node) AgentSocket() (string, error) {
+	var socket string
+	err := n.NS.Do(func(ns.NetNS) error {
+		var err error
+		socket, err = agentapi.SocketPath(n.SocketDir())
+		return err
+	})
+	return socket, err
+}
+
 // StartAgent runs the vrouter agent in the node's network namespace, as
 // the DaemonSet's pod would (host network of the node).
 func (n *Node) StartAgent(o AgentOptions) error {
@@ -196,7 +213,7 @@ func (n *Node) StartAgent(o AgentOptions) error {
 		return err
 	}
 	args := append([]string{"--net=" + n.NS.Path(), o.Binary, "--node-name=" + n.Name,
-		"--state-dir=" + filepath.Join(n.Dir, "state"), "--cni-bin-dir=" + n.BinDir, "--cni-conf-dir=" + n.ConfDir,
+		"--state-dir=" + filepath.Join(n.Dir, "state"), "--socket-dir=" + n.SocketDir(), "--cni-bin-dir=" + n.BinDir, "--cni-conf-dir=" + n.ConfDir,
 		"--cni-binary=" + o.Plugin, "--cni-cluster-name=" + o.ClusterName,
 		// libcni v1.3 (as containerd 2) speaks 1.1.0: STATUS and GC are
 		// tested; no loopback plugin (libcni does not plug lo).
