@@ -6,14 +6,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/kontrail/kontrail/cni/agentapi"
 	"github.com/kontrail/kontrail/cni/agentapi/agentapitest"
+	"github.com/kontrail/kontrail/tests/internal/nodes"
 )
 
 // asNobody runs f as uid and gid 65534 on a thread of its own: what any
@@ -132,4 +135,80 @@ var _ = Describe("The agent's API, attacked", func() {
 		})).To(Succeed())
 		Expect(victim.Check()).To(Succeed())
 	})
+
 })
+
+var _ = Describe("A pod's port, attacked", func() {
+	It("drops what a pod with NET_RAW sends as another (ARP for the gateway or a neighbour, a neighbour's MAC or address), and lets its own through", func() {
+		namespace("dp-spoof")
+		nad("dp-spoof", "spoof", "172.16.83.0/24")
+		attacker := newPod("dp-spoof", "attacker", node1, "spoof")
+		victim := newPod("dp-spoof", "victim", node1, "spoof")
+		neighbour := newPod("dp-spoof", "neighbour", node1, "spoof")
+		for _, p := range []*Pod{attacker, victim, neighbour} {
+			p.mustAdd()
+		}
+		var gateway string
+		for _, ipc := range victim.Result.IPs {
+			if ipc.Gateway != nil && victim.Result.Interfaces[*ipc.Interface].Name == "eth0" {
+				gateway = ipc.Gateway.String()
+			}
+		}
+		Expect(gateway).NotTo(BeEmpty(), "eth0's gateway in the victim's CNI result")
+		neighbourIP, victimIP := neighbour.ip("eth1"), victim.ip("eth1")
+
+		By("the victim knows the gateway (eth0) and the neighbour (eth1)")
+		Eventually(func() error { return ping(victim.NS, gateway) }).Should(Succeed())
+		Eventually(func() error { return ping(victim.NS, neighbourIP) }).Should(Succeed())
+		gatewayMAC, neighbourMAC := victim.neighbour(gateway), victim.neighbour(neighbourIP)
+		Expect(gatewayMAC).NotTo(BeEmpty())
+		Expect(neighbourMAC).To(Equal(neighbour.mac("eth1").String()))
+		// An ARP reply overrides a known entry once it is a second old
+		// (the kernel's locktime).
+		time.Sleep(1100 * time.Millisecond)
+
+		By("ARP: the attacker says the gateway, then the neighbour, is at its MAC")
+		attacker.sendFrame("eth0", arpReply(attacker.mac("eth0"), net.ParseIP(gateway), victim.mac("eth0"), net.ParseIP(victim.ip("eth0"))))
+		attacker.sendFrame("eth1", arpReply(attacker.mac("eth1"), net.ParseIP(neighbourIP), victim.mac("eth1"), net.ParseIP(victimIP)))
+		Consistently(func() []string {
+			return []string{victim.neighbour(gateway), victim.neighbour(neighbourIP)}
+		}, "2s", "200ms").Should(Equal([]string{gatewayMAC, neighbourMAC}), "the victim's ARP entries were taken")
+
+		By("MAC: a frame from the neighbour's MAC does not move it to the attacker's port")
+		attacker.sendFrame("eth1", echoRequest(neighbour.mac("eth1"), net.ParseIP(neighbourIP), victim.mac("eth1"), net.ParseIP(victimIP)))
+		neighbourPort := agentapi.HostIfName(neighbour.ContainerID, "eth1")
+		Consistently(func() string { return bridgePortOf(node1, neighbour.mac("eth1")) }, "1s", "200ms").Should(Equal(neighbourPort))
+
+		By("IP: an echo request from the neighbour's address does not reach the victim; one from the attacker's own does")
+		before := victim.echoRequestsIn()
+		attacker.sendFrame("eth1", echoRequest(attacker.mac("eth1"), net.ParseIP(neighbourIP), victim.mac("eth1"), net.ParseIP(victimIP)))
+		Consistently(victim.echoRequestsIn, "1s", "200ms").Should(Equal(before), "a spoofed echo request arrived")
+		attacker.sendFrame("eth1", echoRequest(attacker.mac("eth1"), net.ParseIP(attacker.ip("eth1")), victim.mac("eth1"), net.ParseIP(victimIP)))
+		Eventually(victim.echoRequestsIn).Should(Equal(before+1), "the attacker's own echo request (the control)")
+
+		By("the pods' own traffic is as it was")
+		Expect(ping(victim.NS, neighbourIP)).To(Succeed())
+		Expect(ping(attacker.NS, victimIP)).To(Succeed())
+	})
+})
+
+// bridgePortOf names the node's bridge port its forwarding table holds mac
+// on ("" when none).
+func bridgePortOf(node *nodes.Node, mac net.HardwareAddr) string {
+	var port string
+	Expect(node.NS.Do(func(ns.NetNS) error {
+		entries, err := netlink.NeighList(0, unix.AF_BRIDGE)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.HardwareAddr.String() == mac.String() {
+				if l, err := netlink.LinkByIndex(e.LinkIndex); err == nil && l.Attrs().MasterIndex != 0 {
+					port = l.Attrs().Name
+				}
+			}
+		}
+		return nil
+	})).To(Succeed())
+	return port
+}

@@ -411,15 +411,40 @@ func (a *Agent) forgetVanishedPorts(ctx context.Context) {
 	}
 }
 
+// guardOf is what a port may send: its MAC and addresses, which the agent
+// accepted only as the control plane gave them (verifyPorts).
+func guardOf(p agentapi.Port) (dataplane.Guard, error) {
+	mac, err := net.ParseMAC(p.MAC)
+	if err != nil {
+		return dataplane.Guard{}, fmt.Errorf("port %s: MAC %q: %w", p.HostIfName, p.MAC, err)
+	}
+	g := dataplane.Guard{Port: p.HostIfName, MAC: mac}
+	for _, text := range p.IPs {
+		ip := net.ParseIP(text)
+		if ip == nil {
+			return dataplane.Guard{}, fmt.Errorf("port %s: address %q is not an IP address", p.HostIfName, text)
+		}
+		g.IPs = append(g.IPs, ip)
+	}
+	return g, nil
+}
+
 // desired computes the dataplane's state; networks it cannot describe
 // (not found, no VNI yet) are left out and reported.
 func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.State, []error) {
 	state := dataplane.State{FabricIP: a.fabricIP, FabricLink: a.fabricLink, VxlanPort: a.cfg.VxlanPort, MTU: a.mtu, Keep: a.pendingPorts(),
 		StillWanted: a.stillWanted}
+	var problems []error
 	byNetwork := map[string][]string{}
 	for _, p := range ports {
 		byNetwork[p.Network] = append(byNetwork[p.Network], p.HostIfName)
 		a.lastUsed[p.Network] = time.Now()
+		guard, err := guardOf(p)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		state.Guards = append(state.Guards, guard)
 	}
 	idle := time.Duration(a.cfg.IdleNetworkSeconds) * time.Second
 	for n, used := range a.lastUsed {
@@ -432,9 +457,8 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 		}
 	}
 	var routers corev1alpha1.VirtualRouterList
-	var problems []error
 	if err := a.client.List(ctx, &routers); err != nil {
-		return state, []error{err}
+		return state, append(problems, err)
 	}
 	names := make([]string, 0, len(byNetwork))
 	for n := range byNetwork {

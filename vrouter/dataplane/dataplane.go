@@ -44,6 +44,9 @@ type State struct {
 	StillWanted func(name string) bool
 	// Router routes between networks (router.go); nil: no routing.
 	Router *Router
+	// Guards are what each port may send (guard.go): programmed before
+	// any port is attached, and a port without one is not attached.
+	Guards []Guard
 }
 
 // Network is one VirtualNetwork present on the node.
@@ -81,6 +84,27 @@ func Reconcile(s State) error {
 	fabric, err := netlink.LinkByName(s.FabricLink)
 	if err != nil {
 		return fmt.Errorf("fabric interface %q: %w", s.FabricLink, err)
+	}
+	// Guards first, and no port attached without them (fail closed: the
+	// previous table stays in force when this one cannot be programmed).
+	if err := reconcileGuards(s.Guards); err != nil {
+		return fmt.Errorf("anti-spoofing guards: %w", err)
+	}
+	guarded := map[string]bool{}
+	for _, g := range s.Guards {
+		guarded[g.Port] = true
+	}
+	s.Networks = append([]Network(nil), s.Networks...) // the caller's stays as it was
+	for i := range s.Networks {
+		var ports []string
+		for _, p := range s.Networks[i].Ports {
+			if guarded[p] {
+				ports = append(ports, p)
+			} else {
+				errs = append(errs, fmt.Errorf("port %s of network %s has no guard: not attached", p, s.Networks[i].Name))
+			}
+		}
+		s.Networks[i].Ports = ports
 	}
 	want := map[string]bool{}
 	for _, k := range s.Keep {

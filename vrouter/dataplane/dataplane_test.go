@@ -126,13 +126,20 @@ func TestReconcileBuildsRepairsAndRemoves(t *testing.T) {
 						{MAC: mac("02:00:00:00:00:0b"), NodeIP: net.ParseIP("192.168.100.3")}}},
 				// Same pod CIDR as vn1 would not matter: the domains are L2 and apart.
 				{Name: "default/vn2", VNI: 6, Ports: []string{"kv00000000002"}, Gateways: []string{"10.244.0.1/16"}},
-			}}
+			},
+			Guards: []Guard{{Port: "kv00000000001", MAC: mac("02:00:00:00:00:01"), IPs: []net.IP{net.ParseIP("10.0.0.2")}},
+				{Port: "kv00000000002", MAC: mac("02:00:00:00:00:02"), IPs: []net.IP{net.ParseIP("10.244.0.2")}}}}
 		must(t, Reconcile(state))
 
 		for _, want := range []string{"kbr5", "kvx5", "kbr6", "kvx6"} {
 			if !slices.Contains(links(t), want) {
 				t.Fatalf("links %v lack %s", links(t), want)
 			}
+		}
+		guards, err := GuardRules()
+		must(t, err)
+		if len(guards) != 3 || guards["prerouting"] != 1 || guards["port-kv00000000001"] == 0 || guards["port-kv00000000002"] == 0 {
+			t.Errorf("guard chains = %v, want prerouting and one per port", guards)
 		}
 		vx, err := netlink.LinkByName("kvx5")
 		must(t, err)
@@ -181,7 +188,7 @@ func TestReconcileBuildsRepairsAndRemoves(t *testing.T) {
 		t.Log("a host end made after the state was computed (the plugin's, just now) stays while still wanted")
 		port(t, "kv00000000009", "pod9")
 		late := State{FabricIP: state.FabricIP, FabricLink: "fabric0", VxlanPort: 4789, MTU: 1450,
-			Networks: state.Networks, StillWanted: func(name string) bool { return name == "kv00000000009" }}
+			Networks: state.Networks, Guards: state.Guards, StillWanted: func(name string) bool { return name == "kv00000000009" }}
 		must(t, Reconcile(late))
 		if !slices.Contains(links(t), "kv00000000009") {
 			t.Error("a host end still wanted at removal time was removed")
@@ -192,6 +199,9 @@ func TestReconcileBuildsRepairsAndRemoves(t *testing.T) {
 		// Deleting a host end deletes its peer too.
 		if got, want := links(t), []string{"fabric0", "fabric0p", "lo"}; !slices.Equal(got, want) {
 			t.Errorf("links left = %v, want %v", got, want)
+		}
+		if guards, err := GuardRules(); err != nil || len(guards) != 0 {
+			t.Errorf("guard chains left = %v (%v)", guards, err)
 		}
 	})
 }

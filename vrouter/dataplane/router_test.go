@@ -101,7 +101,9 @@ func TestRouterRoutesWhatRouteTargetsImport(t *testing.T) {
 		state := func(routed ...RoutedNetwork) State {
 			s := State{FabricIP: net.ParseIP("192.168.100.1"), FabricLink: "fabric0", VxlanPort: 4789, MTU: 1450,
 				Networks: []Network{{Name: "default/vn1", VNI: 5, Ports: []string{"kv00000000001"}},
-					{Name: "default/vn2", VNI: 6, Ports: []string{"kv00000000002"}}}}
+					{Name: "default/vn2", VNI: 6, Ports: []string{"kv00000000002"}}},
+				Guards: []Guard{{Port: "kv00000000001", MAC: mac("02:00:00:00:10:02"), IPs: []net.IP{net.ParseIP("172.16.10.2")}},
+					{Port: "kv00000000002", MAC: mac("02:00:00:00:20:02"), IPs: []net.IP{net.ParseIP("172.16.20.2")}}}}
 			if routed != nil {
 				s.Router = &Router{NS: routerNS, Networks: routed}
 			}
