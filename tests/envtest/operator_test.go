@@ -158,6 +158,8 @@ var _ = Describe("Operator", func() {
 			HaveKeyWithValue("KUBEMANAGER_CLUSTER_PROJECT", "contrail-k8s-kubemanager-mk-contrail"),
 			HaveKeyWithValue("KUBEMANAGER_CLUSTER_NAMESPACE", "contrail-k8s-kubemanager-mk-contrail"),
 			HaveKeyWithValue("KUBEMANAGER_ENABLE_NAD", "true"),
+			HaveKeyWithValue("KUBEMANAGER_CROSS_NAMESPACE_NETWORKS", "Allow"),
+			HaveKeyWithValue("KUBEMANAGER_SHARED_NAMESPACES", ""),
 			HaveKeyWithValue("KUBEMANAGER_EXTERNAL_NETWORK_SELECTORS",
 				`{"default-external":{"networkSelector":{"matchLabels":{"service.contrail.juniper.net/externalNetworkSelector":"default-external"}},"namespaceSelector":{}}}`),
 		))

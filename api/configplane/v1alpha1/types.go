@@ -54,6 +54,26 @@ type ControllerSpec struct {
 	ClientBurst int32 `json:"clientBurst,omitempty"`
 }
 
+// CrossNamespaceNetworks says whose networks a namespace may use.
+type CrossNamespaceNetworks struct {
+	// Policy is Allow (CN2's behaviour): a pod may attach to a NAD of any
+	// namespace ("<namespace>/<nad>"), and a NAD may map onto a
+	// VirtualNetwork of any namespace (opencontrail.org/network); or Deny:
+	// only to those of its own namespace and of SharedNamespaces. In every
+	// case the service network and the networks of an isolated namespace
+	// are never used from another namespace.
+	// +optional
+	// +kubebuilder:default=Allow
+	// +kubebuilder:validation:Enum=Allow;Deny
+	Policy string `json:"policy,omitempty"`
+	// SharedNamespaces, with Deny, are the namespaces whose NADs and
+	// VirtualNetworks every namespace may use.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	SharedNamespaces []string `json:"sharedNamespaces,omitempty"`
+}
+
 // IsolateNamespaces is CN2's namespace isolation setting.
 type IsolateNamespaces struct {
 	// Enable isolates every namespace but the exceptions.
@@ -112,6 +132,11 @@ type KubemanagerSpec struct {
 	// IsolateNamespaces is CN2's namespace isolation.
 	// +optional
 	IsolateNamespaces *IsolateNamespaces `json:"isolateNamespaces,omitempty"`
+	// CrossNamespaceNetworks says which namespaces' networks a namespace's
+	// pods and NADs may use (KUBEMANAGER_CROSS_NAMESPACE_NETWORKS,
+	// KUBEMANAGER_SHARED_NAMESPACES); Allow, CN2's behaviour, by default.
+	// +optional
+	CrossNamespaceNetworks *CrossNamespaceNetworks `json:"crossNamespaceNetworks,omitempty"`
 	// AutonomousSystem of the cluster's route targets.
 	// +optional
 	// +kubebuilder:default=64512

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Config is kubemanager's configuration, from the environment CN2's
@@ -33,7 +34,20 @@ type Config struct {
 	ExternalNetworkSelectors string
 	// Workers is the number of reconciles each reconciler runs at once.
 	Workers int
+	// CrossNamespaceNetworks is Allow (CN2's) or Deny: whether a pod may
+	// attach to another namespace's NAD, and a NAD map onto another
+	// namespace's VirtualNetwork, beyond SharedNamespaces'.
+	CrossNamespaceNetworks string
+	// SharedNamespaces are the namespaces whose networks every namespace
+	// may use under Deny.
+	SharedNamespaces []string
 }
+
+// Cross-namespace network policies.
+const (
+	CrossNamespaceAllow = "Allow"
+	CrossNamespaceDeny  = "Deny"
+)
 
 // env reads an environment variable with a default.
 func env(name, def string) string {
@@ -65,11 +79,35 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ExternalNetworkSelectors, "external-network-selectors", env("KUBEMANAGER_EXTERNAL_NETWORK_SELECTORS", ""),
 		"CN2's external network selectors, JSON (KUBEMANAGER_EXTERNAL_NETWORK_SELECTORS).")
 	fs.IntVar(&c.Workers, "workers", 8, "Reconciles each of kubemanager's reconcilers runs at once.")
+	fs.StringVar(&c.CrossNamespaceNetworks, "cross-namespace-networks", env("KUBEMANAGER_CROSS_NAMESPACE_NETWORKS", CrossNamespaceAllow),
+		"Allow (CN2's) or Deny: pods attaching to other namespaces' NADs, NADs mapping onto other namespaces' VirtualNetworks (KUBEMANAGER_CROSS_NAMESPACE_NETWORKS).")
+	fs.Func("shared-namespaces", "Comma-separated namespaces whose networks every namespace may use under Deny (KUBEMANAGER_SHARED_NAMESPACES).", func(v string) error {
+		c.SharedNamespaces = splitList(v)
+		return nil
+	})
+	c.SharedNamespaces = splitList(env("KUBEMANAGER_SHARED_NAMESPACES", ""))
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Complete fills the defaults that derive from other settings and checks
 // the configuration.
 func (c *Config) Complete() error {
+	switch c.CrossNamespaceNetworks {
+	case CrossNamespaceAllow, CrossNamespaceDeny:
+	case "":
+		c.CrossNamespaceNetworks = CrossNamespaceAllow
+	default:
+		return fmt.Errorf("cross-namespace-networks %q must be %s or %s", c.CrossNamespaceNetworks, CrossNamespaceAllow, CrossNamespaceDeny)
+	}
 	if c.ClusterName == "" {
 		return fmt.Errorf("the cluster name must not be empty")
 	}

@@ -56,6 +56,13 @@ func (r *NADReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 
 	if intent.Existing != nil {
+		why, err := crossNamespaceProblem(ctx, r.Client, r.Config, nad.Namespace, "VirtualNetwork", *intent.Existing)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if why != "" {
+			return ctrl.Result{}, r.report(ctx, nad, "failure: annotation "+AnnotationOpenContrailNetwork+": "+why, true)
+		}
 		vn := &corev1alpha1.VirtualNetwork{}
 		if err := r.Get(ctx, *intent.Existing, vn); err != nil {
 			if apierrors.IsNotFound(err) {

@@ -301,6 +301,21 @@ func (r *PodReconciler) plan(ctx context.Context, pod *corev1.Pod, annotation st
 		if intent.Existing != nil {
 			network = *intent.Existing
 		}
+		// Whose networks the pod may use: the NAD's namespace, then the
+		// network the NAD maps onto (from the NAD's namespace).
+		for _, use := range []struct {
+			from, kind string
+			what       types.NamespacedName
+		}{{pod.Namespace, "NetworkAttachmentDefinition", types.NamespacedName{Namespace: a.Namespace, Name: a.Name}},
+			{nad.Namespace, "VirtualNetwork", network}} {
+			why, err := crossNamespaceProblem(ctx, r.Client, r.Config, use.from, use.kind, use.what)
+			if err != nil {
+				return nil, nil, err
+			}
+			if why != "" {
+				return nil, invalid("annotation %s: %s", nadv1.NetworkAttachmentAnnot, why), nil
+			}
+		}
 		name := a.Interface
 		for name == "" {
 			if candidate := fmt.Sprintf("eth%d", next); !taken[candidate] {

@@ -6,6 +6,7 @@ package configplane
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -30,6 +31,13 @@ const KubemanagerContainer = "contrail-k8s-kubemanager"
 func kubemanagerEnv(km *configplanev1alpha1.Kubemanager) []corev1.EnvVar {
 	s := km.Spec
 	clusterNamespace := s.ClusterName + "-contrail"
+	crossNamespace, shared := "Allow", ""
+	if c := s.CrossNamespaceNetworks; c != nil {
+		if c.Policy != "" {
+			crossNamespace = c.Policy
+		}
+		shared = strings.Join(c.SharedNamespaces, ",")
+	}
 	selectors := ""
 	if len(s.ExternalNetworkSelectors) > 0 {
 		data, _ := json.Marshal(s.ExternalNetworkSelectors) // plain maps and selectors: cannot fail
@@ -47,6 +55,8 @@ func kubemanagerEnv(km *configplanev1alpha1.Kubemanager) []corev1.EnvVar {
 		{Name: "KUBEMANAGER_POD_V6_SUBNET", Value: s.PodV6Subnet},
 		{Name: "KUBEMANAGER_SERVICE_V4_SUBNET", Value: s.ServiceV4Subnet},
 		{Name: "KUBEMANAGER_SERVICE_V6_SUBNET", Value: s.ServiceV6Subnet},
+		{Name: "KUBEMANAGER_CROSS_NAMESPACE_NETWORKS", Value: crossNamespace},
+		{Name: "KUBEMANAGER_SHARED_NAMESPACES", Value: shared},
 	}
 }
 
