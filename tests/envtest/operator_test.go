@@ -17,6 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,6 +26,7 @@ import (
 
 	commonv1alpha1 "github.com/kontrail/kontrail/api/common/v1alpha1"
 	configplanev1alpha1 "github.com/kontrail/kontrail/api/configplane/v1alpha1"
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	dataplanev1alpha1 "github.com/kontrail/kontrail/api/dataplane/v1alpha1"
 	"github.com/kontrail/kontrail/config/components"
 	"github.com/kontrail/kontrail/operator/controller"
@@ -96,6 +99,17 @@ func podSecurityNamespace(name, level string) {
 	GinkgoHelper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod-security.kubernetes.io/enforce": level}}}
 	Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, ns))).To(Succeed())
+}
+
+// impersonate is a client acting as user, with extra (a bound token's
+// node name, say).
+func impersonate(user string, extra map[string][]string) client.Client {
+	GinkgoHelper()
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:serviceaccounts", "system:authenticated"}, Extra: extra}
+	out, err := client.New(c, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	return out
 }
 
 // applySample creates a resource from config/samples into namespace, as kubectl apply would.
@@ -304,11 +318,6 @@ var _ = Describe("Operator", func() {
 		}
 
 		By("deleting each removes what it owns, cluster-scoped objects included")
-		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kontrail-op-contrail-" + vr.Name}}
-		deleteAndWait(vr)
-		Expect(gone(ds)()).To(BeTrue())
-		Expect(gone(role)()).To(BeTrue())
-		Expect(gone(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: vr.Namespace, Name: vr.Name}})()).To(BeTrue())
 		deleteAndWait(api)
 		for _, o := range []client.Object{apiDep, serving, svc, mutating, validating,
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: api.Namespace, Name: api.Name + "-webhook-ca"}},
@@ -316,6 +325,56 @@ var _ = Describe("Operator", func() {
 			Expect(gone(o)()).To(BeTrue(), "%T %s", o, o.GetName())
 		}
 		Expect(gone(ctlDep)()).To(BeFalse(), "the Controller's Deployment is the Controller's")
+
+		// Here, with the ApiServer's webhooks gone (no apiserver pod answers them in envtest).
+		By("least privilege, held by the apiserver: an agent's token writes only its own node's VirtualRouter")
+		policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "kontrail-op-contrail-" + vr.Name}}
+		Eventually(gone(policy)).Should(BeFalse())
+		for _, node := range []string{"op-node-a", "op-node-b"} {
+			// The Node first: the controller removes the VirtualRouter of a node that is gone.
+			Expect(k8sClient.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}})).To(Succeed())
+			DeferCleanup(func() { deleteAndWait(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}) })
+			Expect(k8sClient.Create(ctx, &corev1alpha1.VirtualRouter{ObjectMeta: metav1.ObjectMeta{Name: node},
+				Spec: corev1alpha1.VirtualRouterSpec{VirtualRouterIPAddress: "192.168.177.47"}})).To(Succeed())
+			DeferCleanup(func() { deleteAndWait(&corev1alpha1.VirtualRouter{ObjectMeta: metav1.ObjectMeta{Name: node}}) })
+		}
+		agentOfA := impersonate("system:serviceaccount:op-contrail:"+vr.Name, map[string][]string{"authentication.kubernetes.io/node-name": {"op-node-a"}})
+		label := func(c client.Client, obj client.Object, key string) error {
+			return c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"`+key+`":"x"}}}`)))
+		}
+		Eventually(func() error {
+			return label(agentOfA, &corev1alpha1.VirtualRouter{ObjectMeta: metav1.ObjectMeta{Name: "op-node-b"}}, "stolen")
+		}).
+			Should(MatchError(ContainSubstring("a vrouter agent writes only the VirtualRouter of the node its token is bound to")))
+		Expect(label(agentOfA, &corev1alpha1.VirtualRouter{ObjectMeta: metav1.ObjectMeta{Name: "op-node-a"}}, "own")).To(Succeed())
+		agentOfNoNode := impersonate("system:serviceaccount:op-contrail:"+vr.Name, nil)
+		Expect(label(agentOfNoNode, &corev1alpha1.VirtualRouter{ObjectMeta: metav1.ObjectMeta{Name: "op-node-a"}}, "unbound")).
+			To(MatchError(ContainSubstring("writes only the VirtualRouter")), "a token bound to no node writes none")
+
+		By("least privilege: kubemanager's token changes only its own annotations of a pod, not its image, labels or others' annotations")
+		Eventually(gone(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "kontrail-op-contrail-" + km.Name}})).Should(BeFalse())
+		victim := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-contrail", Name: "victim"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"sleep", "3600"}}}}}
+		Expect(k8sClient.Create(ctx, victim)).To(Succeed())
+		DeferCleanup(func() { deletePod(victim) })
+		kubemanagerAccount := impersonate("system:serviceaccount:op-contrail:"+km.Name, nil)
+		patch := func(body string) error {
+			return kubemanagerAccount.Patch(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "op-contrail", Name: "victim"}},
+				client.RawPatch(types.StrategicMergePatchType, []byte(body)))
+		}
+		Eventually(func() error { return patch(`{"spec":{"containers":[{"name":"c","image":"evil"}]}}`) }).
+			Should(MatchError(ContainSubstring("kubemanager changes no pod's spec")))
+		Expect(patch(`{"metadata":{"labels":{"stolen":"x"}}}`)).To(MatchError(ContainSubstring("kubemanager changes no pod's labels")))
+		Expect(patch(`{"metadata":{"annotations":{"other.io/thing":"x"}}}`)).To(MatchError(ContainSubstring("kubemanager changes only its own pod annotations")))
+		Expect(patch(`{"metadata":{"annotations":{"juniper.net/networks-status":"failure: test"}}}`)).To(Succeed())
+		Expect(get(victim).Spec.Containers[0].Image).To(Equal("busybox"))
+
+		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kontrail-op-contrail-" + vr.Name}}
+		deleteAndWait(vr)
+		Expect(gone(ds)()).To(BeTrue())
+		Expect(gone(role)()).To(BeTrue())
+		Expect(gone(policy)()).To(BeTrue())
+		Expect(gone(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: vr.Namespace, Name: vr.Name}})()).To(BeTrue())
 	})
 
 	It("refuses what it cannot run with a Degraded condition and a reason, not an error loop", func() {

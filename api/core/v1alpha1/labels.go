@@ -39,8 +39,17 @@ const (
 	// of it (CN2's juniper.net/networks-status).
 	AnnotationNetworksStatus = "juniper.net/networks-status"
 
+	// AnnotationNetworkStatus is the network plumbing group's
+	// k8s.v1.cni.cncf.io/network-status, which kubemanager writes on pods.
+	AnnotationNetworkStatus = "k8s.v1.cni.cncf.io/network-status"
+
 	// DefaultDomain is the first element of a namespaced object's fqName.
 	DefaultDomain = "default-domain"
 	// DefaultGlobalSystemConfig is the first element of a VirtualRouter's fqName.
 	DefaultGlobalSystemConfig = "default-global-system-config"
 )
+
+// PodAnnotationsOfKubemanager are every pod annotation kubemanager writes:
+// the only thing of a pod it may change (its ValidatingAdmissionPolicy,
+// rendered by the operator, holds it to that).
+var PodAnnotationsOfKubemanager = []string{AnnotationNetworkStatus, AnnotationNetworksStatus, AnnotationPodProblem, AnnotationVMUUID}

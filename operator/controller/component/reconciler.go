@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -83,6 +84,9 @@ type Reconciler[T Object] struct {
 	Render func(ctx context.Context, obj T) (*Workload, error)
 	// Rules are the component's RBAC rules, granted to its pods.
 	Rules []rbacv1.PolicyRule
+	// Policy, when set, narrows what the pods' account may do beyond RBAC
+	// (a ValidatingAdmissionPolicy and its binding, policy.go).
+	Policy *Policy
 	// Addons the component needs.
 	Addons []Addon[T]
 	// Watches are more kinds whose changes requeue every resource (the
@@ -219,6 +223,24 @@ func (r *Reconciler[T]) ensureAccount(ctx context.Context, obj T, w *Workload) e
 	}); err != nil {
 		return fmt.Errorf("failed to ensure ClusterRoleBinding %s: %w", binding.Name, err)
 	}
+	if r.Policy == nil {
+		return nil
+	}
+	wantPolicy, wantPolicyBinding := w.RenderPolicy(r.Policy, r.Kind)
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: wantPolicy.Name}}
+	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, policy, func() error {
+		policy.Labels, policy.Annotations, policy.Spec = wantPolicy.Labels, wantPolicy.Annotations, wantPolicy.Spec
+		return nil
+	}); err != nil {
+		return fmt.Errorf("failed to ensure ValidatingAdmissionPolicy %s: %w", policy.Name, err)
+	}
+	policyBinding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: wantPolicyBinding.Name}}
+	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, policyBinding, func() error {
+		policyBinding.Labels, policyBinding.Annotations, policyBinding.Spec = wantPolicyBinding.Labels, wantPolicyBinding.Annotations, wantPolicyBinding.Spec
+		return nil
+	}); err != nil {
+		return fmt.Errorf("failed to ensure ValidatingAdmissionPolicyBinding %s: %w", policyBinding.Name, err)
+	}
 	return nil
 }
 
@@ -301,6 +323,8 @@ func (r *Reconciler[T]) cleanup(ctx context.Context, obj T) error {
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ClusterScopedName(obj)}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ClusterScopedName(obj)}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}},
+		&admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: ClusterScopedName(obj)}},
+		&admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: ClusterScopedName(obj)}},
 	}
 	var errs []error
 	for _, o := range objs {

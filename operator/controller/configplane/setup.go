@@ -84,6 +84,7 @@ func SetupWithManager(mgr manager.Manager, images Images, version string) error 
 			return kubemanagerWorkload(km, images.Kubemanager), nil
 		},
 		Rules:   kmRules,
+		Policy:  component.KubemanagerPolicy,
 		Watches: []client.Object{&configplanev1alpha1.ApiServer{}, &configplanev1alpha1.Kubemanager{}},
 	}).SetupWithManager(mgr)
 }

@@ -59,6 +59,7 @@ func SetupWithManager(mgr manager.Manager, image, version string) error {
 			return agentWorkload(v, image), nil
 		},
 		Rules:   rules,
+		Policy:  component.AgentPolicy,
 		Watches: []client.Object{&configplanev1alpha1.Controller{}},
 	}).SetupWithManager(mgr)
 }
