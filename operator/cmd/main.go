@@ -15,6 +15,11 @@ import (
 // version is the operator's version, stamped at build time.
 var version = "0.1.0"
 
+// /metrics is served to callers the apiserver authenticates and authorizes
+// (pkg/component: --metrics-secure).
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 func main() {
 	var images controller.Images
 	flag.StringVar(&images.ApiServer, "apiserver-image", "kontrail.io/kontrail-apiserver:"+version,

@@ -7,6 +7,7 @@ package component
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	configplanev1alpha1 "github.com/kontrail/kontrail/api/configplane/v1alpha1"
@@ -29,7 +31,13 @@ type Options struct {
 	// Name is the component's name; it names the leader-election lease.
 	Name string
 
-	MetricsAddr    string
+	MetricsAddr string
+	// MetricsSecure serves /metrics over HTTPS to callers the apiserver
+	// authenticates and authorizes (controller-runtime's filter: a
+	// TokenReview, then a SubjectAccessReview for get on the non-resource
+	// URL /metrics); the components run in the host network, so a plain
+	// endpoint would be open to anyone who reaches the node.
+	MetricsSecure  bool
 	ProbeAddr      string
 	LeaderElection bool
 	// ClusterLease, when set, makes the component one per cluster: it
@@ -45,6 +53,7 @@ type Options struct {
 // BindFlags registers the common flags on fs, with their documentation.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint (/metrics) binds to; 0 disables it.")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true, "Serve /metrics over HTTPS to callers allowed to get /metrics (TokenReview and SubjectAccessReview); false serves plain HTTP, for a loopback bind address only.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz endpoints bind to.")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica works at a time.")
 	// client-go's default of 5 queries/s would make bulk reconciliation take
@@ -67,12 +76,36 @@ func Scheme() *runtime.Scheme {
 	return scheme
 }
 
+// metricsOptions serves /metrics authenticated and authorized unless
+// told otherwise; a plain endpoint must be on loopback.
+func metricsOptions(o *Options) metricsserver.Options {
+	if !o.MetricsSecure {
+		return metricsserver.Options{BindAddress: o.MetricsAddr}
+	}
+	return metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: true, FilterProvider: filters.WithAuthenticationAndAuthorization}
+}
+
+// checkMetrics refuses a plain /metrics endpoint off loopback.
+func checkMetrics(o *Options) error {
+	if o.MetricsSecure || o.MetricsAddr == "0" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(o.MetricsAddr)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		return fmt.Errorf("--metrics-secure=false serves /metrics to anyone: --metrics-bind-address must then be on loopback (127.0.0.1:<port>), not %q", o.MetricsAddr)
+	}
+	return nil
+}
+
 // NewManager sets the global logger and builds a manager with health and
 // readiness checks from the options; extra adjusts the manager options
 // before the manager is made (for webhooks, caches and the like).
 func NewManager(o *Options, scheme *runtime.Scheme, extra func(*manager.Options)) (manager.Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
 
+	if err := checkMetrics(o); err != nil {
+		return nil, err
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return nil, fmt.Errorf("failed to load kubeconfig: %w", err)
@@ -82,7 +115,7 @@ func NewManager(o *Options, scheme *runtime.Scheme, extra func(*manager.Options)
 
 	opts := manager.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                metricsOptions(o),
 		HealthProbeBindAddress: o.ProbeAddr,
 		LeaderElection:         o.LeaderElection,
 		LeaderElectionID:       o.Name + ".kontrail.juniper.net",

@@ -41,3 +41,15 @@ func TestElectOnePerCluster(t *testing.T) {
 		})
 	}
 }
+
+// A plain /metrics endpoint must be on loopback: the components run in the
+// host network.
+func TestPlainMetricsOnlyOnLoopback(t *testing.T) {
+	for addr, ok := range map[string]bool{":8080": false, "0.0.0.0:8080": false, "10.0.0.1:8080": false, "127.0.0.1:8080": true, "localhost:8080": true, "[::1]:8080": true, "0": true} {
+		err := checkMetrics(&Options{MetricsAddr: addr})
+		refused := err != nil && strings.Contains(err.Error(), "must then be on loopback")
+		if refused == ok {
+			t.Errorf("--metrics-secure=false --metrics-bind-address=%s: refused %v, want %v (%v)", addr, refused, !ok, err)
+		}
+	}
+}

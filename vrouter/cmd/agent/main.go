@@ -10,6 +10,11 @@ import (
 	"github.com/kontrail/kontrail/vrouter/agent"
 )
 
+// /metrics is served to callers the apiserver authenticates and authorizes
+// (pkg/component: --metrics-secure).
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 func main() {
 	var cfg agent.Config
 	cfg.BindFlags(flag.CommandLine)

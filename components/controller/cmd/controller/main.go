@@ -12,6 +12,11 @@ import (
 	"github.com/kontrail/kontrail/pkg/component"
 )
 
+// /metrics is served to callers the apiserver authenticates and authorizes
+// (pkg/component: --metrics-secure).
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 func main() {
 	var opts controllers.Options
 	var as uint
