@@ -209,39 +209,37 @@ func (r *Reconciler[T]) ensureAccount(ctx context.Context, obj T, w *Workload) e
 	}
 	wantRole, wantBinding := w.RenderRBAC(r.Rules, r.Kind)
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: wantRole.Name}}
-	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, role, func() error {
-		role.Labels, role.Annotations, role.Rules = wantRole.Labels, wantRole.Annotations, wantRole.Rules
-		return nil
-	}); err != nil {
-		return fmt.Errorf("failed to ensure ClusterRole %s: %w", role.Name, err)
-	}
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: wantBinding.Name}}
-	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, binding, func() error {
-		binding.Labels, binding.Annotations, binding.Subjects = wantBinding.Labels, wantBinding.Annotations, wantBinding.Subjects
-		binding.RoleRef = wantBinding.RoleRef // immutable, and always the same
-		return nil
-	}); err != nil {
-		return fmt.Errorf("failed to ensure ClusterRoleBinding %s: %w", binding.Name, err)
+	ensure := []clusterScoped{
+		{role, func() { role.Labels, role.Annotations, role.Rules = wantRole.Labels, wantRole.Annotations, wantRole.Rules }},
+		{binding, func() {
+			binding.Labels, binding.Annotations, binding.Subjects = wantBinding.Labels, wantBinding.Annotations, wantBinding.Subjects
+			binding.RoleRef = wantBinding.RoleRef // immutable, and always the same
+		}},
 	}
-	if r.Policy == nil {
-		return nil
+	if r.Policy != nil {
+		wantPolicy, wantPolicyBinding := w.RenderPolicy(r.Policy, r.Kind)
+		policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: wantPolicy.Name}}
+		policyBinding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: wantPolicyBinding.Name}}
+		ensure = append(ensure,
+			clusterScoped{policy, func() { policy.Labels, policy.Annotations, policy.Spec = wantPolicy.Labels, wantPolicy.Annotations, wantPolicy.Spec }},
+			clusterScoped{policyBinding, func() {
+				policyBinding.Labels, policyBinding.Annotations, policyBinding.Spec = wantPolicyBinding.Labels, wantPolicyBinding.Annotations, wantPolicyBinding.Spec
+			}})
 	}
-	wantPolicy, wantPolicyBinding := w.RenderPolicy(r.Policy, r.Kind)
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: wantPolicy.Name}}
-	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, policy, func() error {
-		policy.Labels, policy.Annotations, policy.Spec = wantPolicy.Labels, wantPolicy.Annotations, wantPolicy.Spec
-		return nil
-	}); err != nil {
-		return fmt.Errorf("failed to ensure ValidatingAdmissionPolicy %s: %w", policy.Name, err)
-	}
-	policyBinding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: wantPolicyBinding.Name}}
-	if _, err := controllerutil.CreateOrPatch(ctx, r.Client, policyBinding, func() error {
-		policyBinding.Labels, policyBinding.Annotations, policyBinding.Spec = wantPolicyBinding.Labels, wantPolicyBinding.Annotations, wantPolicyBinding.Spec
-		return nil
-	}); err != nil {
-		return fmt.Errorf("failed to ensure ValidatingAdmissionPolicyBinding %s: %w", policyBinding.Name, err)
+	for _, e := range ensure {
+		if _, err := controllerutil.CreateOrPatch(ctx, r.Client, e.obj, func() error { e.mutate(); return nil }); err != nil {
+			return fmt.Errorf("failed to ensure %T %s: %w", e.obj, e.obj.GetName(), err)
+		}
 	}
 	return nil
+}
+
+// clusterScoped is a cluster-scoped object of a component's and how to
+// make it what the component wants.
+type clusterScoped struct {
+	obj    client.Object
+	mutate func()
 }
 
 // ensureWorkload makes the Deployment or DaemonSet current and says whether
