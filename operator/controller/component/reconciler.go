@@ -211,7 +211,9 @@ func (r *Reconciler[T]) ensureAccount(ctx context.Context, obj T, w *Workload) e
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: wantRole.Name}}
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: wantBinding.Name}}
 	ensure := []clusterScoped{
-		{role, func() { role.Labels, role.Annotations, role.Rules = wantRole.Labels, wantRole.Annotations, wantRole.Rules }},
+		{role, func() {
+			role.Labels, role.Annotations, role.Rules = wantRole.Labels, wantRole.Annotations, wantRole.Rules
+		}},
 		{binding, func() {
 			binding.Labels, binding.Annotations, binding.Subjects = wantBinding.Labels, wantBinding.Annotations, wantBinding.Subjects
 			binding.RoleRef = wantBinding.RoleRef // immutable, and always the same
@@ -222,7 +224,9 @@ func (r *Reconciler[T]) ensureAccount(ctx context.Context, obj T, w *Workload) e
 		policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: wantPolicy.Name}}
 		policyBinding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: wantPolicyBinding.Name}}
 		ensure = append(ensure,
-			clusterScoped{policy, func() { policy.Labels, policy.Annotations, policy.Spec = wantPolicy.Labels, wantPolicy.Annotations, wantPolicy.Spec }},
+			clusterScoped{policy, func() {
+				policy.Labels, policy.Annotations, policy.Spec = wantPolicy.Labels, wantPolicy.Annotations, wantPolicy.Spec
+			}},
 			clusterScoped{policyBinding, func() {
 				policyBinding.Labels, policyBinding.Annotations, policyBinding.Spec = wantPolicyBinding.Labels, wantPolicyBinding.Annotations, wantPolicyBinding.Spec
 			}})
