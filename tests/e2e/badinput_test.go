@@ -61,6 +61,12 @@ metadata: {name: v1, namespace: bad}
 spec:
   routeTargetList: ["target:abc"]
 `, "spec.routeTargetList[0]"),
+		Entry("VirtualNetwork: importing a route target of the controller's (another network's routes)", `apiVersion: core.contrail.juniper.net/v1alpha1
+kind: VirtualNetwork
+metadata: {name: v2, namespace: bad}
+spec:
+  importRouteTargetList: ["target:64512:8000001"]
+`, "spec.importRouteTargetList[0]", "target:<AS>:8000000 and above are the controller's"),
 		Entry("VirtualNetworkRouter: unknown type", `apiVersion: core.contrail.juniper.net/v1alpha1
 kind: VirtualNetworkRouter
 metadata: {name: r1, namespace: bad}
