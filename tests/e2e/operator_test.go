@@ -53,6 +53,33 @@ var _ = Describe("The operator", Ordered, Label("operator"), func() {
 		k("-n", "opr", "delete", "net-attach-def", "left-alone", "--wait=true")
 	})
 
+	It("crossNamespaceNetworks: Deny keeps a namespace's pods off another namespace's NAD, saying which field decided; Allow again lets the pod in", func() {
+		k("create", "namespace", "xns-a")
+		k("create", "namespace", "xns-b")
+		DeferCleanup(func() { deleteNamespaces("xns-a", "xns-b") })
+		apply(cidrNAD("xns-b", "b-net", "10.81.0.0/24"))
+		Eventually(func() string {
+			return k("-n", "xns-b", "get", "vn", "b-net", "-o", "jsonpath={.status.state}", "--ignore-not-found")
+		}, "60s").Should(Equal("Success"))
+
+		k("-n", kubemanagerNS, "patch", "kubemanager", kubemanager, "--type=merge", "-p", `{"spec":{"crossNamespaceNetworks":{"policy":"Deny","sharedNamespaces":["xns-shared"]}}}`)
+		Eventually(func() string { return env("KUBEMANAGER_CROSS_NAMESPACE_NETWORKS") }, "30s").Should(Equal("Deny"))
+		k("-n", kubemanagerNS, "rollout", "status", "deployment", kubemanager, "--timeout=2m")
+		available()
+		apply(sleeper("xns-a", "intruder", "xns-b/b-net", ""))
+		Eventually(func() string {
+			return k("-n", "xns-a", "get", "pod", "intruder", "-o", `jsonpath={.metadata.annotations.juniper\.net/networks-status}`)
+		}, "60s").Should(And(HavePrefix("failure: "), ContainSubstring("spec.crossNamespaceNetworks.policy is Deny and xns-b is not among its sharedNamespaces [xns-shared]")))
+		Expect(k("-n", "xns-a", "get", "pod", "intruder", "-o", "jsonpath={.status.phase}")).To(Equal("Pending"))
+
+		k("-n", kubemanagerNS, "patch", "kubemanager", kubemanager, "--type=merge", "-p", `{"spec":{"crossNamespaceNetworks":null}}`)
+		Eventually(func() string { return env("KUBEMANAGER_CROSS_NAMESPACE_NETWORKS") }, "30s").Should(Equal("Allow"))
+		k("-n", kubemanagerNS, "rollout", "status", "deployment", kubemanager, "--timeout=2m")
+		available()
+		k("-n", "xns-a", "wait", "--for=condition=Ready", "pod/intruder", "--timeout=3m")
+		k("-n", "xns-a", "delete", "pod", "intruder", "--wait=true")
+	})
+
 	It("a new image for the controller rolls it, and the stack stays Available and working", func() {
 		By("the lab's registry serves the controller's binary under a new tag")
 		ref := lab.Registry + "/kontrail-controller:e2e-rolled"
