@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -202,6 +203,29 @@ func TestReconcileBuildsRepairsAndRemoves(t *testing.T) {
 		}
 		if guards, err := GuardRules(); err != nil || len(guards) != 0 {
 			t.Errorf("guard chains left = %v (%v)", guards, err)
+		}
+	})
+}
+
+// The guards of a busy node go in one transaction: 250 ports (a dozen
+// netlink messages each, all acknowledged before one is read) overflowed
+// the default socket buffer at 15 ports.
+func TestGuardsOfManyPorts(t *testing.T) {
+	inNewNS(t, func() {
+		var guards []Guard
+		for i := range 250 {
+			guards = append(guards, Guard{Port: fmt.Sprintf("kv%011x", i), MAC: net.HardwareAddr{2, 0, 0, 0, byte(i >> 8), byte(i)},
+				IPs: []net.IP{net.IPv4(10, 244, byte(i>>8), byte(i)), net.ParseIP(fmt.Sprintf("fd00::%x", i+1))}})
+		}
+		must(t, reconcileGuards(guards))
+		chains, err := GuardRules()
+		must(t, err)
+		if len(chains) != len(guards)+1 {
+			t.Fatalf("%d guard chains, want %d and prerouting", len(chains), len(guards))
+		}
+		must(t, reconcileGuards(guards[:10]))
+		if chains, _ := GuardRules(); len(chains) != 11 {
+			t.Errorf("after 240 ports went: %d chains, want 11", len(chains))
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,7 +41,7 @@ var (
 // removes it when there is no port. Nothing is left of it after the last
 // port.
 func reconcileGuards(guards []Guard) error {
-	c, err := nftables.New()
+	c, err := nftables.New(nftables.WithSockOptions(bigReceiveBuffer))
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
@@ -76,6 +77,37 @@ func reconcileGuards(guards []Guard) error {
 	}})
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("failed to program table bridge %s (%d ports): %w", GuardTable, len(guards), err)
+	}
+	return nil
+}
+
+// guardBatchBuffer is the send and receive buffer of the guards' netlink
+// socket. The whole batch goes in one message, which the send buffer
+// bounds (the default refused 250 ports: "message too long").
+// The kernel answers every message of a batch (a dozen a port) with an
+// acknowledgement before the library reads one, each taking about a
+// kilobyte of the buffer: the default (rmem_default, 208 KiB) overflowed
+// at 15 ports ("recvmsg: no buffer space available", found by the chaos
+// suite), and a node runs a hundred pods or more.
+const guardBatchBuffer = 64 << 20
+
+// bigReceiveBuffer sets the socket's receive buffer past rmem_max, and its
+// send buffer, which bounds one batch's size, past wmem_max (as nft does;
+// SO_*BUFFORCE: the agent is root).
+func bigReceiveBuffer(conn *netlink.Conn) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, guardBatchBuffer),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, guardBatchBuffer))
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("failed to size the nftables socket's receive buffer: %w", serr)
 	}
 	return nil
 }
