@@ -165,27 +165,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		theLab.K8sBin = d
 	}
 	kubectl = filepath.Join(theLab.K8sBin, "kubectl")
+	// A lab of this name left up before (Down waits until its links are gone).
 	_ = theLab.Down()
-	// The kernel destroys a deleted network namespace, and the veths in
-	// it, asynchronously: a lab of the same name taken down a moment ago
-	// may still hold the host end of its control plane's veth, and Up
-	// would fail with "File exists".
-	Expect(waitFor("the links of an earlier lab "+name+" gone", 2*time.Minute, func() (bool, string) {
-		out, err := exec.Command("ip", "-o", "link", "show").CombinedOutput()
-		if err != nil {
-			return false, string(out)
-		}
-		var left []string
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) > 1 {
-				link, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-				if link == name+"0" || strings.HasPrefix(link, "v"+name+"-") {
-					left = append(left, link)
-				}
-			}
-		}
-		return len(left) == 0, "still there: " + strings.Join(left, ", ")
-	})).To(Succeed())
 	start := time.Now()
 	Expect(theLab.Up(context.Background(), repo, "0.1.0", 2, lab.InstallDefault)).To(Succeed())
 	fmt.Fprintf(logOut, "chaos: lab %s up with Kontrail in %s\n", name, time.Since(start).Round(time.Second))

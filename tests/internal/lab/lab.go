@@ -336,7 +336,29 @@ func (l *Lab) Down() error {
 	for _, k := range kubeconfigs {
 		_ = os.Remove(k)
 	}
+	// The kernel destroys a deleted network namespace, and the veths in
+	// it, after `ip netns del` returns: a lab brought up again at once
+	// would meet its predecessor's host ends ("File exists").
+	if err := waitUntil(context.Background(), 2*time.Minute, "the links of lab "+l.Name+" gone", func() (bool, string) {
+		left := l.hostLinks()
+		return len(left) == 0, "still there: " + strings.Join(left, ", ")
+	}); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// hostLinks are the lab's links in the host's namespace: its bridge and
+// the host ends of its namespaces' veths (attach).
+func (l *Lab) hostLinks() []string {
+	links, _ := net.Interfaces()
+	var out []string
+	for _, link := range links {
+		if link.Name == l.bridge() || strings.HasPrefix(link.Name, "v"+l.Name+"-") {
+			out = append(out, link.Name)
+		}
+	}
+	return out
 }
 
 // AgentSockets are the CNI sockets of the agents of the lab's nodes, there
