@@ -141,3 +141,58 @@ func (p *Pod) echoRequestsIn() int {
 	})).To(Succeed())
 	return n
 }
+
+// neighbourAdvert is an Ethernet frame: an unsolicited ICMPv6 neighbour
+// advertisement (override) saying target is at mac, from src to dst.
+func neighbourAdvert(mac net.HardwareAddr, src, target net.IP, dstMAC net.HardwareAddr, dst net.IP) []byte {
+	icmp := []byte{136, 0, 0, 0, 0x20, 0, 0, 0} // override
+	icmp = append(icmp, target.To16()...)
+	icmp = append(icmp, 2, 1) // target link-layer address
+	icmp = append(icmp, mac...)
+	pseudo := append(append(append([]byte{}, src.To16()...), dst.To16()...), 0, 0, 0, byte(len(icmp)), 0, 0, 0, unix.IPPROTO_ICMPV6)
+	binary.BigEndian.PutUint16(icmp[2:], checksum(append(pseudo, icmp...)))
+	ip6 := []byte{0x60, 0, 0, 0, 0, byte(len(icmp)), unix.IPPROTO_ICMPV6, 255}
+	ip6 = append(append(ip6, src.To16()...), dst.To16()...)
+	return append(append(ethernet(dstMAC, mac, unix.ETH_P_IPV6), ip6...), icmp...)
+}
+
+// neighbour6 is the MAC the pod's kernel holds for an IPv6 address.
+func (p *Pod) neighbour6(ip string) string {
+	var mac string
+	Expect(p.NS.Do(func(ns.NetNS) error {
+		neighs, err := netlink.NeighList(0, netlink.FAMILY_V6)
+		if err != nil {
+			return err
+		}
+		for _, n := range neighs {
+			if n.IP.Equal(net.ParseIP(ip)) {
+				mac = n.HardwareAddr.String()
+			}
+		}
+		return nil
+	})).To(Succeed())
+	return mac
+}
+
+// ip6 is the pod's global IPv6 address on an interface.
+func (p *Pod) ip6(ifName string) string {
+	var addr string
+	Expect(p.NS.Do(func(ns.NetNS) error {
+		link, err := netlink.LinkByName(ifName)
+		if err != nil {
+			return err
+		}
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if a.IP.IsGlobalUnicast() {
+				addr = a.IP.String()
+			}
+		}
+		return nil
+	})).To(Succeed())
+	Expect(addr).NotTo(BeEmpty(), "pod %s has no IPv6 address on %s", p.Obj.Name, ifName)
+	return addr
+}

@@ -9,10 +9,13 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kontrail/kontrail/cni/agentapi"
 	"github.com/kontrail/kontrail/cni/agentapi/agentapitest"
@@ -189,6 +192,39 @@ var _ = Describe("A pod's port, attacked", func() {
 		By("the pods' own traffic is as it was")
 		Expect(ping(victim.NS, neighbourIP)).To(Succeed())
 		Expect(ping(attacker.NS, victimIP)).To(Succeed())
+	})
+})
+
+var _ = Describe("A pod's port, attacked over IPv6", func() {
+	It("drops a neighbour advertisement a pod with NET_RAW sends for a neighbour's IPv6 address", func() {
+		namespace("dp-spoof6")
+		n := &nadv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Namespace: "dp-spoof6", Name: "dual",
+			Annotations: map[string]string{"juniper.net/networks": `{"ipamV4Subnet": "172.16.84.0/24", "ipamV6Subnet": "fd00:84::/64"}`}},
+			Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: `{"cniVersion": "0.3.1", "name": "dual", "type": "contrail-k8s-cni"}`}}
+		Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, n))).To(Succeed())
+		attacker := newPod("dp-spoof6", "attacker", node1, "dual")
+		victim := newPod("dp-spoof6", "victim", node1, "dual")
+		neighbour := newPod("dp-spoof6", "neighbour", node1, "dual")
+		for _, p := range []*Pod{attacker, victim, neighbour} {
+			p.mustAdd()
+		}
+		neighbourIP, victimIP, attackerIP := neighbour.ip6("eth1"), victim.ip6("eth1"), attacker.ip6("eth1")
+
+		By("the victim knows the neighbour over IPv6 (after duplicate address detection)")
+		Eventually(func() error { return ping(victim.NS, neighbourIP) }, "20s").Should(Succeed())
+		neighbourMAC := victim.neighbour6(neighbourIP)
+		Expect(neighbourMAC).To(Equal(neighbour.mac("eth1").String()))
+		// An override is taken once the entry is a second old (locktime).
+		time.Sleep(1100 * time.Millisecond)
+
+		By("the attacker advertises the neighbour's address at its own MAC")
+		attacker.sendFrame("eth1", neighbourAdvert(attacker.mac("eth1"), net.ParseIP(attackerIP), net.ParseIP(neighbourIP), victim.mac("eth1"), net.ParseIP(victimIP)))
+		Consistently(func() string { return victim.neighbour6(neighbourIP) }, "2s", "200ms").Should(Equal(neighbourMAC), "the victim's neighbour entry was taken")
+
+		By("the attacker's own IPv6 traffic passes (neighbour discovery for its own address included)")
+		Expect(ping(victim.NS, attackerIP)).To(Succeed())
+		Expect(victim.neighbour6(attackerIP)).To(Equal(attacker.mac("eth1").String()))
+		Expect(ping(victim.NS, neighbourIP)).To(Succeed())
 	})
 })
 
