@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -65,7 +66,9 @@ func reconcileGuards(guards []Guard) error {
 		}
 		jumps = append(jumps, nftables.SetElement{Key: ifname(g.Port), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}})
 	}
-	ports := &nftables.Set{Table: t, Name: "ports", KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict, IsMap: true}
+	// Host byte order, as nft keys interface names: `nft list` then shows them.
+	ports := &nftables.Set{Table: t, Name: "ports", KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian,
+		DataType: nftables.TypeVerdict, IsMap: true}
 	if err := c.AddSet(ports, jumps); err != nil {
 		return err
 	}
