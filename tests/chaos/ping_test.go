@@ -295,6 +295,70 @@ func pingReport() string {
 			fmt.Fprintf(&b, "               %s -> %s: ping restarted %d times; its errors: %s\n", s.from, s.to, s.runs-1, strings.Join(errs, ", "))
 		}
 	}
+	b.WriteString(outageReport())
+	return b.String()
+}
+
+// outageReport lists every outage over 1 s with the faults active then,
+// and per fault kind how many outages it was active in and how long they
+// lasted in all: what each fault does to a running pod's traffic.
+func outageReport() string {
+	type seen struct {
+		s *pingStream
+		o outage
+	}
+	var all []seen
+	for _, s := range pingStreams {
+		for _, o := range s.outages {
+			all = append(all, seen{s, o})
+		}
+	}
+	if len(all) == 0 {
+		return ""
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].o.from.Before(all[j].o.from) })
+	var b strings.Builder
+	type tally struct {
+		n     int
+		total time.Duration
+	}
+	byKind := map[string]*tally{}
+	fmt.Fprintf(&b, "outages over 1 s (%d), with the faults active then:\n", len(all))
+	for _, a := range all {
+		faults := rec.activeAt(a.o.from, a.o.to)
+		kinds := map[string]bool{}
+		for _, f := range faults {
+			if fields := strings.Fields(f); len(fields) > 0 {
+				kinds[fields[0]] = true
+			}
+		}
+		if len(kinds) == 0 {
+			kinds["none"] = true
+		}
+		for k := range kinds {
+			if byKind[k] == nil {
+				byKind[k] = &tally{}
+			}
+			byKind[k].n++
+			byKind[k].total += a.o.length()
+		}
+		names := make([]string, 0, len(kinds))
+		for k := range kinds {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(&b, "  %s %s -> %s %s to %s (%s): %s\n", shortNet(a.s.network), a.s.from, a.s.to, a.o.from.Format("15:04:05"),
+			a.o.to.Format("15:04:05"), a.o.length().Round(100*time.Millisecond), strings.Join(names, ", "))
+	}
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	fmt.Fprintf(&b, "fault kinds active during outages (outages, their total length):\n")
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "  %-22s %d, %s\n", k, byKind[k].n, byKind[k].total.Round(100*time.Millisecond))
+	}
 	return b.String()
 }
 
