@@ -91,11 +91,16 @@ func (p *Pod) mac(ifName string) net.HardwareAddr {
 	return mac
 }
 
-// neighbour is the MAC the pod's kernel holds for ip ("" when none).
+// neighbour is the MAC the pod's kernel holds for ip, IPv4 or IPv6 (""
+// when none).
 func (p *Pod) neighbour(ip string) string {
 	var mac string
+	family := netlink.FAMILY_V4
+	if net.ParseIP(ip).To4() == nil {
+		family = netlink.FAMILY_V6
+	}
 	Expect(p.NS.Do(func(ns.NetNS) error {
-		neighs, err := netlink.NeighList(0, netlink.FAMILY_V4)
+		neighs, err := netlink.NeighList(0, family)
 		if err != nil {
 			return err
 		}
@@ -154,24 +159,6 @@ func neighbourAdvert(mac net.HardwareAddr, src, target net.IP, dstMAC net.Hardwa
 	ip6 := []byte{0x60, 0, 0, 0, 0, byte(len(icmp)), unix.IPPROTO_ICMPV6, 255}
 	ip6 = append(append(ip6, src.To16()...), dst.To16()...)
 	return append(append(ethernet(dstMAC, mac, unix.ETH_P_IPV6), ip6...), icmp...)
-}
-
-// neighbour6 is the MAC the pod's kernel holds for an IPv6 address.
-func (p *Pod) neighbour6(ip string) string {
-	var mac string
-	Expect(p.NS.Do(func(ns.NetNS) error {
-		neighs, err := netlink.NeighList(0, netlink.FAMILY_V6)
-		if err != nil {
-			return err
-		}
-		for _, n := range neighs {
-			if n.IP.Equal(net.ParseIP(ip)) {
-				mac = n.HardwareAddr.String()
-			}
-		}
-		return nil
-	})).To(Succeed())
-	return mac
 }
 
 // ip6 is the pod's global IPv6 address on an interface.

@@ -212,18 +212,18 @@ var _ = Describe("A pod's port, attacked over IPv6", func() {
 
 		By("the victim knows the neighbour over IPv6 (after duplicate address detection)")
 		Eventually(func() error { return ping(victim.NS, neighbourIP) }, "20s").Should(Succeed())
-		neighbourMAC := victim.neighbour6(neighbourIP)
+		neighbourMAC := victim.neighbour(neighbourIP)
 		Expect(neighbourMAC).To(Equal(neighbour.mac("eth1").String()))
 		// An override is taken once the entry is a second old (locktime).
 		time.Sleep(1100 * time.Millisecond)
 
 		By("the attacker advertises the neighbour's address at its own MAC")
 		attacker.sendFrame("eth1", neighbourAdvert(attacker.mac("eth1"), net.ParseIP(attackerIP), net.ParseIP(neighbourIP), victim.mac("eth1"), net.ParseIP(victimIP)))
-		Consistently(func() string { return victim.neighbour6(neighbourIP) }, "2s", "200ms").Should(Equal(neighbourMAC), "the victim's neighbour entry was taken")
+		Consistently(func() string { return victim.neighbour(neighbourIP) }, "2s", "200ms").Should(Equal(neighbourMAC), "the victim's neighbour entry was taken")
 
 		By("the attacker's own IPv6 traffic passes (neighbour discovery for its own address included)")
 		Expect(ping(victim.NS, attackerIP)).To(Succeed())
-		Expect(victim.neighbour6(attackerIP)).To(Equal(attacker.mac("eth1").String()))
+		Expect(victim.neighbour(attackerIP)).To(Equal(attacker.mac("eth1").String()))
 		Expect(ping(victim.NS, neighbourIP)).To(Succeed())
 	})
 })
