@@ -282,6 +282,21 @@ var _ = Describe("Allocations: the apiserver decides who holds a value", func() 
 		Eventually(stateOf(after)).Should(Equal("Success"))
 	})
 
+	It("lets a deleted Subnet go once the repair frees the last address it held (an InstanceIP gone before its finalizer)", func() {
+		vn := network("leak", "10.33.0.0/24")
+		sn := &corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: vn.Name + "-v4"}}
+		Eventually(func() []string { return get(sn).Finalizers }).Should(ContainElement("subnet-pool.finalizers.core.juniper.net"))
+		ghost := allocationOf(vn, "10.33.0.2", corev1alpha1.ResourceReference{Kind: "InstanceIP", Name: "gone-early", UID: "0b5c9c56-0000-4000-8000-000000000003"})
+		By("the controller holds the address, as it did for an InstanceIP deleted before its finalizer came")
+		stopController()
+		stopController = startController()
+		Expect(k8sClient.Delete(ctx, sn)).To(Succeed())
+		Eventually(func() string { return get(sn).Status.Observation }).Should(ContainSubstring("1 addresses are still allocated"))
+		By("the repair deletes the Allocation; nothing of the Subnet's changes, yet it goes")
+		Eventually(gone(ghost)).Should(BeTrue())
+		Eventually(gone(sn), "30s").Should(BeTrue(), "a deleted Subnet stuck Pending after its last address was freed")
+	})
+
 	It("keeps the Allocation of a holder that exists", func() {
 		vn := network("alive", "10.33.0.0/24")
 		iip := instanceIP("alive", vn, "")

@@ -38,6 +38,9 @@ type SubnetReconciler struct {
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=subnets,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=subnets/status,verbs=get;update;patch
 
+// inUseRecheck is how often a deleted Subnet still in use is looked at.
+const inUseRecheck = 5 * time.Second
+
 // Reconcile reports the subnet's usage; a deleted subnet goes once no
 // address of it is allocated.
 func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -53,7 +56,11 @@ func (r *SubnetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		if pool, ok := r.State.existingSubnetPool(sn.UID); ok && pool.InUse() > 0 {
 			msg := fmt.Sprintf("deleted, but %d addresses are still allocated from it: it goes when they do", pool.InUse())
 			setState(&sn.Status.CommonStatus, sn.Generation, corev1alpha1.StatePending, ReasonInUse, msg)
-			return ctrl.Result{}, patchStatus(ctx, r.Client, sn, before)
+			// Looked at again: an address is also freed without any event
+			// of the Subnet's (the allocation repair deleting an Allocation
+			// whose InstanceIP went before its finalizer came), and a
+			// deleted Subnet must not wait for one forever.
+			return ctrl.Result{RequeueAfter: inUseRecheck}, patchStatus(ctx, r.Client, sn, before)
 		}
 		r.State.ForgetSubnet(sn.UID)
 		r.usageWritten.Delete(sn.UID)
