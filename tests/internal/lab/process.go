@@ -66,12 +66,15 @@ func (l *Lab) RestartProcess(ctx context.Context, name string) error {
 			return fmt.Errorf("restart %s: kill %d: %w", name, pid, err)
 		}
 		// The kernel frees its ports and files once it has exited.
+		// A multi-threaded process's leader shows as a zombie while its
+		// other threads still exit and hold its files (etcd's peer port:
+		// a restart at that moment failed "address already in use").
 		if err := waitUntil(ctx, 10*time.Second, name+" (pid "+strconv.Itoa(pid)+") exited after SIGKILL", func() (bool, string) {
 			reap(pid)
-			if !alive(pid) {
+			if !alive(pid) && threads(pid) <= 1 {
 				return true, ""
 			}
-			return false, "still running: " + procState(pid)
+			return false, fmt.Sprintf("still running: %s, %d threads", procState(pid), threads(pid))
 		}); err != nil {
 			return err
 		}
@@ -102,6 +105,13 @@ func (l *Lab) RestartProcess(ctx context.Context, name string) error {
 			}
 			out, err := exec.CommandContext(ctx, filepath.Join(l.K8sBin, "kubectl"), "--kubeconfig", l.Kubeconfig(), "get", "--raw", "/readyz/etcd").CombinedOutput()
 			if err == nil && strings.TrimSpace(string(out)) == "ok" {
+				// The apiserver may answer from before the restart: etcd
+				// must still be running a moment later (one that failed
+				// to start exits at once).
+				time.Sleep(time.Second)
+				if why := exited(); why != "" {
+					return false, why
+				}
 				return true, ""
 			}
 			return false, fmt.Sprintf("%v: %s; etcd's log: %s", err, strings.TrimSpace(string(out)), l.LogTail(name, 3))
@@ -121,6 +131,21 @@ func (l *Lab) RestartProcess(ctx context.Context, name string) error {
 func reap(pid int) {
 	var ws syscall.WaitStatus
 	_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+}
+
+// threads is the number of a process's threads (0 when it is gone).
+func threads(pid int) int {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(rest))
+			return n
+		}
+	}
+	return 0
 }
 
 // procState is a process's state line of /proc/<pid>/status.
