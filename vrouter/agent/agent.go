@@ -99,6 +99,18 @@ func New(mgr manager.Manager, cfg Config) (*Agent, error) {
 	if err := mgr.Add(a); err != nil {
 		return nil, err
 	}
+	// A state or socket directory removed on the host beneath the agent
+	// fails every later ADD: liveness restarts the container (a new
+	// mount of the node's directory), readiness says why meanwhile.
+	dirs := func(*http.Request) error {
+		return errors.Join(StateDirProblem(cfg.StateDir), StateDirProblem(cfg.SocketDir))
+	}
+	if err := mgr.AddHealthzCheck("state-dirs", dirs); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("state-dirs", dirs); err != nil {
+		return nil, err
+	}
 	if err := mgr.AddReadyzCheck("dataplane", func(*http.Request) error {
 		if ok, why := a.isReady(); !ok {
 			return errors.New(why)

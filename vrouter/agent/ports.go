@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 
 	"github.com/kontrail/kontrail/cni/agentapi"
 )
@@ -24,8 +25,18 @@ type PortStore struct {
 // that does not parse is set aside (<path>.corrupt) and the store starts
 // empty, with the reason in problem: the agent rebuilds it from its host
 // ends' aliases (portsFromKernel) before it reconciles anything.
+//
+// The store's directory is made at once: the agent's state directory is a
+// host directory every agent of the host shares, and a directory that
+// holds nothing can be removed on the host beneath a running agent (an
+// empty directory's rmdir succeeds), which leaves the agent's mount on an
+// unlinked directory where nothing can be made again (see
+// StateDirProblem).
 func OpenPortStore(path string) (s *PortStore, problem string, err error) {
 	s = &PortStore{path: path, ports: map[string][]agentapi.Port{}}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, "", fmt.Errorf("failed to make the port state's directory: %w", err)
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return s, "", nil
@@ -143,7 +154,14 @@ func (s *PortStore) save() error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(s.path, data, 0o600)
+	if err := writeAtomic(s.path, data, 0o600); err != nil {
+		// Name the cause a user can act on when it is the directory's.
+		if problem := StateDirProblem(filepath.Dir(filepath.Dir(s.path))); problem != nil {
+			return fmt.Errorf("%w (%v)", problem, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // writeAtomic writes data to path through a temporary file in the same
@@ -173,4 +191,25 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// StateDirProblem says whether dir was removed from the node beneath the
+// process that uses it: a host directory mounted into a container stays
+// mounted after the host removes it, but it is unlinked (no links left),
+// and nothing can be made in it again ("no such file or directory" for
+// every port saved, or for a socket). Only a new mount (the container
+// restarted) sees the node's directory again. A directory not made yet
+// is no problem.
+func StateDirProblem(dir string) error {
+	info, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
+		return fmt.Errorf("%s was removed from the node beneath the agent: nothing can be made in it until the agent restarts", dir)
+	}
+	return nil
 }

@@ -316,11 +316,12 @@ func (l *Lab) Down() error {
 			errs = append(errs, err)
 		}
 	}
-	// Its parents too when nothing else is in them (the DaemonSet's
-	// hostPath made them).
-	_ = os.Remove(AgentStateDir)
-	_ = os.Remove(AgentSocketDir)
-	_ = os.Remove(filepath.Dir(AgentStateDir))
+	// Their parents stay: AgentStateDir and AgentSocketDir are the host's,
+	// shared by every lab's agents on this machine (as by a node's), and an
+	// empty one removed beneath another lab's running agent leaves its
+	// mount on an unlinked directory: every ADD of that lab then failed
+	// "mkdir .../vrouter/<node>: no such file or directory" (issue 25:
+	// a lab's Down run while another lab's agents had no port yet).
 	if _, err := net.InterfaceByName(l.bridge()); err == nil {
 		if err := ip("link", "del", l.bridge()); err != nil {
 			errs = append(errs, err)
