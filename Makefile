@@ -58,7 +58,7 @@ generate: controller-gen ## Generate DeepCopy methods for the API types.
 
 .PHONY: tidy
 tidy: ## Tidy every module's go.mod and go.sum (each must build without the workspace).
-	@for m in $(MODULES) hack/k8s-binaries hack/etcd-binary; do (cd $$m && GOWORK=off go mod tidy); done
+	@for m in $(MODULES) hack/k8s-binaries hack/etcd-binary hack/coredns-binary; do (cd $$m && GOWORK=off go mod tidy); done
 
 .PHONY: verify
 verify: manifests generate bundle tidy ## Fail when generated files, go.mod/go.sum or formatting differ from what the tools produce.
@@ -210,7 +210,7 @@ kustomize: | $(LOCALBIN) ## Build kustomize into bin/.
 	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
 
 .PHONY: envtest-assets
-envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl from source into bin/k8s.
+envtest-assets: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl, kube-proxy and CoreDNS from source into bin/k8s.
 	hack/build-k8s-binaries.sh $(K8S_BIN)
 
 # go-install-tool installs a pinned Go tool into bin/ and records its version,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes binaries (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubelet, kubectl) and etcd from the Go module proxy into
-# $1 (default bin/k8s). No release binary is downloaded: the versions are
-# pinned by hack/k8s-binaries/go.mod and hack/etcd-binary/go.mod.
+# kube-scheduler, kubelet, kubectl, kube-proxy), etcd and CoreDNS (the lab's
+# cluster DNS) from the Go module proxy into $1 (default bin/k8s). No
+# release binary is downloaded: the versions are pinned by
+# hack/k8s-binaries/go.mod, hack/etcd-binary/go.mod and
+# hack/coredns-binary/go.mod.
 #
 # Idempotent: a stamp file names the pinned versions, and when it matches the
 # binaries are left as they are, so a second run takes well under a second.
@@ -16,8 +18,9 @@ out=$(cd "$out" && pwd)
 k8s_version=$(cd "$root/hack/k8s-binaries" && GOWORK=off go list -m -f '{{.Version}}' k8s.io/kubernetes)
 etcd_version=$(cd "$root/hack/etcd-binary" && GOWORK=off go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
 stamp="$out/.versions"
-want="kubernetes=$k8s_version etcd=$etcd_version"
-bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+coredns_version=$(cd "$root/hack/coredns-binary" && GOWORK=off go list -m -f '{{.Version}}' github.com/coredns/coredns)
+want="kubernetes=$k8s_version etcd=$etcd_version coredns=$coredns_version"
+bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl kube-proxy coredns)
 
 have_all=true
 for b in "${bins[@]}"; do [ -x "$out/$b" ] || have_all=false; done
@@ -43,10 +46,14 @@ echo "building Kubernetes $k8s_version binaries into $out (a few minutes from a 
 	k8s.io/kubernetes/cmd/kube-controller-manager \
 	k8s.io/kubernetes/cmd/kube-scheduler \
 	k8s.io/kubernetes/cmd/kubelet \
-	k8s.io/kubernetes/cmd/kubectl)
+	k8s.io/kubernetes/cmd/kubectl \
+	k8s.io/kubernetes/cmd/kube-proxy)
 
 echo "building etcd $etcd_version into $out"
 (cd "$root/hack/etcd-binary" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+
+echo "building CoreDNS $coredns_version into $out"
+(cd "$root/hack/coredns-binary" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns)
 
 echo "$want" > "$stamp"
 echo "envtest assets ready in $out ($want)"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the lab need, when missing:
 # make runs the build; busybox-static, containerd and runc serve the lab
-# (its images and nodes); iproute2, iperf3 and ping the dataplane tests.
+# (its images and nodes), nftables the lab's kube-proxy image (its nft);
+# iproute2, iperf3 and ping the dataplane tests.
 # Used by .ci/run and by `make demo`/`make lab` (a fresh machine has only
 # Go, gcc, git and apt).
 set -euo pipefail
-packages=(make iproute2 iperf3 iputils-ping ca-certificates busybox-static containerd runc)
+packages=(make iproute2 iperf3 iputils-ping ca-certificates busybox-static containerd runc nftables)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

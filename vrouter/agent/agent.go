@@ -510,6 +510,7 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 		n := dataplane.Network{Name: name, VNI: uint32(vn.Status.VirtualNetworkNetworkID), Ports: byNetwork[name]}
 		if name == a.cfg.PodNetworkName() {
 			n.Gateways = a.gateways(ctx, vn)
+			n.FabricSNAT = vn.Spec.FabricSNAT
 		}
 		for _, vr := range routers.Items {
 			if vr.Name == a.cfg.NodeName {
@@ -521,7 +522,13 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 				if e.Network != name || err != nil || nodeIP == nil {
 					continue
 				}
-				n.Remotes = append(n.Remotes, dataplane.Remote{MAC: mac, NodeIP: nodeIP})
+				r := dataplane.Remote{MAC: mac, NodeIP: nodeIP}
+				for _, a := range e.IPs {
+					if ip := net.ParseIP(a); ip != nil {
+						r.IPs = append(r.IPs, ip)
+					}
+				}
+				n.Remotes = append(n.Remotes, r)
 			}
 		}
 		state.Networks = append(state.Networks, n)

@@ -15,7 +15,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containernetworking/plugins/pkg/ip"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,12 +63,19 @@ type Network struct {
 	Ports []string
 	// Remotes are the network's endpoints on other nodes.
 	Remotes []Remote
+	// FabricSNAT: the network's traffic leaving the cluster through the
+	// fabric takes the node's address (its VirtualNetwork's fabricSNAT);
+	// the node does it for a network it routes (with Gateways).
+	FabricSNAT bool
 }
 
 // Remote is a pod interface on another node.
 type Remote struct {
 	MAC    net.HardwareAddr
 	NodeIP net.IP
+	// IPs are the interface's addresses: a network the node routes holds
+	// a neighbour for each (see ensureGatewayMAC).
+	IPs []net.IP
 }
 
 // BridgeName and VxlanName name a network's devices.
@@ -95,6 +104,12 @@ func Reconcile(s State) error {
 		guarded[g.Port] = true
 	}
 	s.Networks = append([]Network(nil), s.Networks...) // the caller's stays as it was
+	if err := enableForwarding(s.Networks); err != nil {
+		errs = append(errs, err)
+	}
+	if err := reconcileSNAT(s.Networks, s.FabricLink); err != nil {
+		errs = append(errs, err)
+	}
 	for i := range s.Networks {
 		var ports []string
 		for _, p := range s.Networks[i].Ports {
@@ -152,13 +167,38 @@ func reconcileNetwork(s State, fabric netlink.Link, n Network) error {
 	if err := ensureAddrs(br, n.Gateways); err != nil {
 		return err
 	}
+	// A network the node routes (it holds its gateway: the pod network)
+	// is the one kube-proxy serves: a pod's packet to a Service is routed
+	// and translated by the node, but the backend's reply to a pod of the
+	// same network is bridged, and only a bridge that hands its IP frames
+	// to the node's netfilter lets conntrack undo the translation (else
+	// the client sees the backend's address and drops the reply).
+	if err := setBridgeNetfilter(br, len(n.Gateways) > 0); err != nil {
+		return err
+	}
+	if err := ensureFabricSource(br, n.Gateways, s.FabricIP); err != nil {
+		return err
+	}
+	if routed := len(n.Gateways) > 0; routed {
+		if err := ensureGatewayMAC(br, n.VNI); err != nil {
+			return err
+		}
+		if err := ensureRemoteNeighbours(br, n.Remotes); err != nil {
+			return err
+		}
+	}
 	vx, err := ensureVxlan(VxlanName(n.VNI), n.VNI, s, fabric, br)
 	if err != nil {
 		return err
 	}
 	var errs []error
+	// On a network the node routes, a pod reaching a Service that it backs
+	// itself (hairpin) gets its own packet back through its port: br
+	// netfilter bridges the translated frame to where it goes, the port it
+	// came from.
+	routed := len(n.Gateways) > 0
 	for _, p := range n.Ports {
-		if err := attach(p, br); err != nil {
+		if err := attach(p, br, routed); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -202,6 +242,13 @@ func ensureBridge(name string, mtu int) (netlink.Link, error) {
 	return l, nil
 }
 
+// ensureAddrs puts the gateways on the bridge. An IPv4 gateway has scope
+// link: every node holds the same gateway address, so it must never be
+// the source the node picks for a packet that may reach another node's
+// pod (it would answer its own node's gateway). With no global address
+// on the bridge, the kernel's choice (a masquerade's too: kube-proxy
+// masquerades host and external clients of a Service) falls to the
+// node's fabric address; the connected route says so (ensureFabricSource).
 func ensureAddrs(l netlink.Link, cidrs []string) error {
 	have, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(l, netlink.FAMILY_ALL) })
 	if err != nil {
@@ -212,10 +259,20 @@ func ensureAddrs(l netlink.Link, cidrs []string) error {
 		if err != nil {
 			return fmt.Errorf("gateway %q: %w", c, err)
 		}
-		if !slices.ContainsFunc(have, func(a netlink.Addr) bool { return a.IPNet.String() == addr.IPNet.String() }) {
-			if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-				return fmt.Errorf("failed to add %s to %s: %w", c, l.Attrs().Name, err)
+		if addr.IP.To4() != nil {
+			addr.Scope = unix.RT_SCOPE_LINK
+		}
+		i := slices.IndexFunc(have, func(a netlink.Addr) bool { return a.IPNet.String() == addr.IPNet.String() })
+		if i >= 0 && have[i].Scope == addr.Scope {
+			continue
+		}
+		if i >= 0 { // a gateway of another scope: made again
+			if err := netlink.AddrDel(l, &have[i]); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+				return fmt.Errorf("failed to replace %s on %s: %w", c, l.Attrs().Name, err)
 			}
+		}
+		if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("failed to add %s to %s: %w", c, l.Attrs().Name, err)
 		}
 	}
 	return nil
@@ -265,7 +322,7 @@ func ensureVxlan(name string, vni uint32, s State, fabric, br netlink.Link) (net
 }
 
 // attach puts a pod interface's host end on its network's bridge.
-func attach(name string, br netlink.Link) error {
+func attach(name string, br netlink.Link, hairpin bool) error {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("port %s: %w", name, err)
@@ -274,6 +331,10 @@ func attach(name string, br netlink.Link) error {
 		if err := netlink.LinkSetMaster(l, br); err != nil {
 			return fmt.Errorf("failed to put %s on %s: %w", name, br.Attrs().Name, err)
 		}
+	}
+	// Set each time (a link's bridge flags are not in its plain attributes).
+	if err := netlink.LinkSetHairpin(l, hairpin); err != nil {
+		return fmt.Errorf("failed to set hairpin=%v on %s: %w", hairpin, name, err)
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		if err := netlink.LinkSetUp(l); err != nil {
@@ -365,3 +426,148 @@ func dump[T any](list func() (T, error)) (T, error) {
 // LinkList lists the links of the current network namespace, read again
 // when the kernel interrupted the dump.
 func LinkList() ([]netlink.Link, error) { return dump(netlink.LinkList) }
+
+// setBridgeNetfilter turns the bridge's own nf_call_iptables and
+// nf_call_ip6tables on or off (per bridge, whatever the node's
+// net.bridge.bridge-nf-call-* sysctls say; netlink's Bridge has no field
+// for them). Setting the value it has changes nothing.
+func setBridgeNetfilter(br netlink.Link, on bool) error {
+	v := []byte{0}
+	if on {
+		v[0] = 1
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(br.Attrs().Index)
+	req.AddData(msg)
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("bridge"))
+	data := info.AddRtAttr(nl.IFLA_INFO_DATA, nil)
+	data.AddRtAttr(unix.IFLA_BR_NF_CALL_IPTABLES, v)
+	data.AddRtAttr(unix.IFLA_BR_NF_CALL_IP6TABLES, v)
+	req.AddData(info)
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
+		return fmt.Errorf("failed to set nf_call_iptables=%d on %s: %w", v[0], br.Attrs().Name, err)
+	}
+	return nil
+}
+
+// ensureFabricSource makes the node speak to a routed network's pods from
+// its fabric address, not from the gateway's: every node holds the same
+// gateway address, so a pod on another node would answer the gateway of
+// its own node (kubelet's probes stay local; a host-network client of a
+// Service whose backend is on another node, or a node reaching another
+// node's pod, would not get its answer). The connected route of each
+// gateway's prefix is replaced with one whose preferred source is the
+// fabric address; the pod answers through its own node, which routes to
+// the fabric.
+func ensureFabricSource(br netlink.Link, gateways []string, fabricIP net.IP) error {
+	if fabricIP == nil || fabricIP.To4() == nil {
+		return nil
+	}
+	for _, c := range gateways {
+		addr, err := netlink.ParseAddr(c)
+		if err != nil {
+			return fmt.Errorf("gateway %q: %w", c, err)
+		}
+		if addr.IP.To4() == nil {
+			continue
+		}
+		dst := &net.IPNet{IP: addr.IP.Mask(addr.Mask), Mask: addr.Mask}
+		r := &netlink.Route{LinkIndex: br.Attrs().Index, Dst: dst, Scope: netlink.SCOPE_LINK, Src: fabricIP,
+			Protocol: unix.RTPROT_KERNEL, Table: unix.RT_TABLE_MAIN}
+		if err := netlink.RouteReplace(r); err != nil {
+			return fmt.Errorf("failed to route %s from %s: %w", dst, fabricIP, err)
+		}
+	}
+	return nil
+}
+
+// enableForwarding turns the node's IP forwarding on for each family a
+// network the node routes has a gateway of: its pods' packets to Services
+// (kube-proxy's translation) and out of the network pass the node, as a
+// node's CNI turns it on (the reference bridge plugin's isGateway does).
+// It is never turned off: other parts of a node count on it as well.
+func enableForwarding(networks []Network) error {
+	var v4, v6 bool
+	for _, n := range networks {
+		for _, c := range n.Gateways {
+			if gw, _, err := net.ParseCIDR(c); err == nil {
+				if gw.To4() != nil {
+					v4 = true
+				} else {
+					v6 = true
+				}
+			}
+		}
+	}
+	var errs []error
+	if v4 {
+		if err := ip.EnableIP4Forward(); err != nil {
+			errs = append(errs, fmt.Errorf("failed to turn IPv4 forwarding on: %w", err))
+		}
+	}
+	if v6 {
+		if err := ip.EnableIP6Forward(); err != nil {
+			errs = append(errs, fmt.Errorf("failed to turn IPv6 forwarding on: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensureGatewayMAC gives the bridge of a network the node routes the
+// network's gateway MAC, the same on every node (GatewayMAC, as the router
+// legs'): a pod's ARP for its gateway is flooded over the overlay too, and
+// another node's bridge, which holds the same gateway address, answers it.
+// With one MAC for the gateway everywhere, whichever answer the pod keeps,
+// its frames to the gateway stay on its own node (the bridge's own MAC is
+// delivered locally), so the pod's traffic leaves through its own node,
+// which saw the connection's first packet (conntrack: Services, SNAT).
+func ensureGatewayMAC(br netlink.Link, vni uint32) error {
+	if mac := GatewayMAC(vni); !slices.Equal(br.Attrs().HardwareAddr, mac) {
+		if err := netlink.LinkSetHardwareAddr(br, mac); err != nil {
+			return fmt.Errorf("failed to set the gateway MAC of %s: %w", br.Attrs().Name, err)
+		}
+	}
+	return nil
+}
+
+// ensureRemoteNeighbours makes the bridge's permanent IPv4 neighbours
+// exactly the remote endpoints' addresses: the node never ARPs across the
+// overlay (the answer would go to the pod's own node, as every bridge of
+// the network has the gateway MAC).
+func ensureRemoteNeighbours(br netlink.Link, remotes []Remote) error {
+	want := map[string]net.HardwareAddr{}
+	for _, r := range remotes {
+		for _, ip := range r.IPs {
+			if ip.To4() != nil {
+				want[ip.String()] = r.MAC
+			}
+		}
+	}
+	have, err := dump(func() ([]netlink.Neigh, error) { return netlink.NeighList(br.Attrs().Index, netlink.FAMILY_V4) })
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range have {
+		if n.State&netlink.NUD_PERMANENT == 0 {
+			continue
+		}
+		if mac, ok := want[n.IP.String()]; ok && slices.Equal(mac, n.HardwareAddr) {
+			delete(want, n.IP.String())
+			continue
+		}
+		if err := netlink.NeighDel(&n); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("failed to remove neighbour %s from %s: %w", n.IP, br.Attrs().Name, err))
+		}
+	}
+	for ip, mac := range want {
+		n := &netlink.Neigh{LinkIndex: br.Attrs().Index, Family: unix.AF_INET, State: netlink.NUD_PERMANENT,
+			IP: net.ParseIP(ip), HardwareAddr: mac}
+		if err := netlink.NeighSet(n); err != nil {
+			errs = append(errs, fmt.Errorf("failed to add neighbour %s to %s: %w", ip, br.Attrs().Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

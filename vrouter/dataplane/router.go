@@ -213,7 +213,7 @@ func ensureLeg(s State, h *netlink.Handle, router ns.NetNS, n RoutedNetwork) (ne
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	if err := attach(name, br); err != nil {
+	if err := attach(name, br, false); err != nil {
 		return nil, err
 	}
 	// The gateway's MAC is on this node's leg, whatever the overlay says.

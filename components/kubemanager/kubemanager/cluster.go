@@ -118,6 +118,9 @@ func (r *ClusterNetworkReconciler) ensureNetwork(ctx context.Context, name, v4, 
 		vn.Labels["core.juniper.net/virtualnetwork"] = name
 		vn.Labels[corev1alpha1.LabelClusterName] = r.Config.ClusterName
 		vn.Spec.V4SubnetReference, vn.Spec.V6SubnetReference = refs[0], refs[1]
+		// The pod network leaves the cluster with its node's address, as
+		// CN2's default pod network does; cluster IPs go nowhere.
+		vn.Spec.FabricSNAT = !virtual
 		return nil
 	}); err != nil {
 		return fmt.Errorf("failed to ensure VirtualNetwork %s/%s: %w", vn.Namespace, vn.Name, err)

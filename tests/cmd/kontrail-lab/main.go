@@ -86,6 +86,11 @@ func run(command, repo, dir, version, name, subnet string, nodes int, install st
 		if err != nil {
 			return err
 		}
+		addons, err := l.BuildAddonImages()
+		if err != nil {
+			return err
+		}
+		tarballs = append(tarballs, addons...)
 		for _, t := range tarballs {
 			fmt.Println(t)
 		}

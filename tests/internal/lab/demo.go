@@ -119,8 +119,55 @@ func (l *Lab) Demo(ctx context.Context, repo string) error {
 			return err
 		}
 	}
+	// The pod network is the cluster's: a Service answers through
+	// kube-proxy, and CoreDNS resolves its name.
+	if err := l.kubectlIn(ctx, []byte(demoService), "apply", "-f", "-"); err != nil {
+		return err
+	}
+	if err := l.waitPod(ctx, "hello"); err != nil {
+		return err
+	}
+	clusterIP, err := l.Kubectl(ctx, "get", "service", "hello", "-o", "jsonpath={.spec.clusterIP}")
+	if err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"get", "service", "hello"},
+		{"exec", SeedPod, "--", "nslookup", "hello.default.svc." + ClusterDomain},
+		{"exec", SeedPod, "--", "sh", "-c", fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 %s 80`, clusterIP)},
+	} {
+		if err := show(args...); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// demoService is the demo's Service: hello, a pod serving HTTP on 8080
+// (busybox's httpd) behind port 80.
+const demoService = `apiVersion: v1
+kind: Pod
+metadata:
+  name: hello
+  labels: {app: hello}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: hello
+    image: docker.io/library/busybox:latest
+    command: ["sh", "-c", "mkdir -p /www && echo hello from a Service on the pod network > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    readinessProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  selector: {app: hello}
+  ports: [{port: 80, targetPort: 8080}]
+`
 
 // kubectlIn runs kubectl with stdin.
 func (l *Lab) kubectlIn(ctx context.Context, stdin []byte, args ...string) error {

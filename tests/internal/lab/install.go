@@ -258,6 +258,11 @@ func (l *Lab) Up(ctx context.Context, repo, version string, n int, install strin
 	if err != nil {
 		return err
 	}
+	addons, err := l.BuildAddonImages()
+	if err != nil {
+		return err
+	}
+	tarballs = append(tarballs, addons...)
 	step("binaries and images built", start)
 	start = time.Now()
 	if err := l.UpControlPlane(ctx); err != nil {
@@ -269,6 +274,13 @@ func (l *Lab) Up(ctx context.Context, repo, version string, n int, install strin
 		return err
 	}
 	step(fmt.Sprintf("%d nodes registered", n), start)
+	start = time.Now()
+	actx, cancel := context.WithTimeout(ctx, addonsTimeout)
+	defer cancel()
+	if err := l.InstallAddons(actx); err != nil {
+		return err
+	}
+	step("kube-proxy on every node, CoreDNS applied", start)
 	if install == "none" {
 		return nil
 	}
@@ -277,6 +289,13 @@ func (l *Lab) Up(ctx context.Context, repo, version string, n int, install strin
 		return err
 	}
 	step("Kontrail installed ("+install+") and Available", start)
+	start = time.Now()
+	dctx, cancel2 := context.WithTimeout(ctx, addonsTimeout)
+	defer cancel2()
+	if err := l.WaitDNS(dctx); err != nil {
+		return err
+	}
+	step("CoreDNS on the pod network", start)
 	return nil
 }
 

@@ -30,17 +30,53 @@ func (l *Lab) Leftovers(ctx context.Context, n int) []string {
 		}
 		return o
 	}
-	for _, kind := range []string{"vm", "vmi"} {
-		out = append(out, strings.Fields(get("get", kind, "-A", "-o", "name"))...)
-	}
-	iips := get("get", "iip", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.virtualNetworkReference.name} {.spec.instanceIPAddress}{"\n"}{end}`)
-	for _, line := range strings.Split(strings.TrimSpace(iips), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[1] != "default-servicenetwork" {
-			out = append(out, "instanceip/"+f[0]+" on "+strings.Join(f[1:], " "))
+	// The cluster's add-ons (CoreDNS, in AddonNamespace) stay with the lab:
+	// what their pods hold is not a leftover. Their pods' UIDs name their
+	// host ends (each one's alias), their interfaces' MACs their forwarding
+	// entries.
+	addonUIDs := strings.Fields(get("-n", AddonNamespace, "get", "pods", "-o", "jsonpath={.items[*].metadata.uid}"))
+	addonMACs := strings.Fields(get("-n", AddonNamespace, "get", "vmi", "-o", "jsonpath={.items[*].spec.virtualMachineInterfaceMacAddresses.macAddress[*]}"))
+	// With add-on pods on the pod network, its VXLAN device floods to the
+	// nodes that host them.
+	// (the cluster's pod network is in kubemanager's <cluster>-contrail
+	// namespace; an isolated namespace has its own.)
+	podVNI := ""
+	for _, line := range strings.Split(get("get", "vn", "-A", "-l", "core.juniper.net/virtualnetwork=default-podnetwork",
+		"-o", `jsonpath={range .items[*]}{.metadata.namespace} {.status.virtualNetworkNetworkId}{"\n"}{end}`), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "-contrail") {
+			podVNI = f[1]
 		}
 	}
-	if eps := get("get", "vr", "-o", "jsonpath={.items[*].status.endpoints}"); strings.TrimSpace(eps) != "" {
-		out = append(out, "VirtualRouter endpoints: "+eps)
+	ofAddon := func(line string) bool {
+		if len(addonUIDs) > 0 && podVNI != "" && strings.HasPrefix(line, "00:00:00:00:00:00 dev kvx"+podVNI+" ") {
+			return true
+		}
+		for _, x := range append(addonUIDs, addonMACs...) {
+			if strings.Contains(line, x) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, kind := range []string{"vm", "vmi"} {
+		for _, line := range strings.Split(strings.TrimSpace(get("get", kind, "-A", "-o", `jsonpath={range .items[*]}{.metadata.namespace} {.kind}/{.metadata.name}{"\n"}{end}`)), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] != AddonNamespace {
+				out = append(out, strings.ToLower(f[1]))
+			}
+		}
+	}
+	// name|network|address|the namespace of its interface (none for a Service's)
+	iips := get("get", "iip", "-o", `jsonpath={range .items[*]}{.metadata.name}|{.spec.virtualNetworkReference.name}|{.spec.instanceIPAddress}|{.spec.virtualMachineInterfaceReferences[0].namespace}{"\n"}{end}`)
+	for _, line := range strings.Split(strings.TrimSpace(iips), "\n") {
+		if f := strings.Split(line, "|"); len(f) == 4 && f[1] != "default-servicenetwork" && f[3] != AddonNamespace {
+			out = append(out, "instanceip/"+f[0]+" on "+f[1]+" "+f[2])
+		}
+	}
+	eps := get("get", "vr", "-o", `jsonpath={range .items[*].status.endpoints[*]}{.virtualMachineInterface} {.network} {.mac} {.ips}{"\n"}{end}`)
+	for _, line := range strings.Split(strings.TrimSpace(eps), "\n") {
+		if line != "" && !strings.HasPrefix(line, AddonNamespace+"/") {
+			out = append(out, "VirtualRouter endpoint: "+line)
+		}
 	}
 	for i := 1; i <= n; i++ {
 		netns := l.NodeNetns(i)
@@ -51,13 +87,13 @@ func (l *Lab) Leftovers(ctx context.Context, n int) []string {
 			}
 			return string(b)
 		}
-		for _, line := range strings.Split(run("ip", "-o", "link", "show", "type", "veth"), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && (strings.HasPrefix(f[1], "kv") || strings.HasPrefix(f[1], "kr")) {
+		for _, line := range strings.Split(run("ip", "-d", "-o", "link", "show", "type", "veth"), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && (strings.HasPrefix(f[1], "kv") || strings.HasPrefix(f[1], "kr")) && !ofAddon(line) {
 				out = append(out, netns+": link "+strings.TrimSuffix(f[1], ":"))
 			}
 		}
 		for _, line := range strings.Split(run("bridge", "fdb", "show"), "\n") {
-			if strings.Contains(line, " dst ") || (strings.Contains(line, " master kbr") && strings.HasSuffix(strings.TrimSpace(line), " static")) {
+			if (strings.Contains(line, " dst ") || (strings.Contains(line, " master kbr") && strings.HasSuffix(strings.TrimSpace(line), " static"))) && !ofAddon(line) {
 				out = append(out, netns+": fdb "+line)
 			}
 		}

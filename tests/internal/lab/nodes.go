@@ -140,6 +140,8 @@ state = %q
 		"containerRuntimeEndpoint":      "unix://" + sock,
 		"imageServiceEndpoint":          "unix://" + sock,
 		"resolvConf":                    "/etc/resolv.conf",
+		"clusterDNS":                    []string{ClusterDNS},
+		"clusterDomain":                 ClusterDomain,
 		// Not /var/log/pods: nodes share the filesystem, and down removes
 		// what is under the lab's directory. (kubelet's /var/log/containers
 		// links are not configurable: down removes those into it.)
