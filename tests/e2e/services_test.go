@@ -108,7 +108,7 @@ spec:
 				return out
 			}, "30s", "1s").Should(ContainSubstring("Address: "+clusterIP), "%s resolves web", client)
 			// A pod's resolv.conf searches its namespace (kubelet's clusterDNS and clusterDomain).
-			Expect(k("-n", ns, "exec", client, "--", "cat", "/etc/resolv.conf")).To(ContainSubstring("search "+ns+".svc.cluster.local"))
+			Expect(k("-n", ns, "exec", client, "--", "cat", "/etc/resolv.conf")).To(ContainSubstring("search " + ns + ".svc.cluster.local"))
 		}
 		Expect(fromPod(ns, "client-2", "web", 80)).To(Equal("hello from web-1"), "client-2 -> web by its short name")
 	})

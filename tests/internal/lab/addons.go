@@ -183,7 +183,7 @@ func coreDNSManifests() []map[string]any {
 						// attribute, which the lab's image layers do not.
 						"securityContext": map[string]any{"sysctls": []any{
 							map[string]any{"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"}}},
-						"nodeSelector":       map[string]any{"kubernetes.io/os": "linux"},
+						"nodeSelector": map[string]any{"kubernetes.io/os": "linux"},
 						"tolerations": []any{map[string]any{"key": "CriticalAddonsOnly", "operator": "Exists"},
 							map[string]any{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}},
 						"affinity": map[string]any{"podAntiAffinity": map[string]any{"preferredDuringSchedulingIgnoredDuringExecution": []any{
@@ -302,8 +302,8 @@ func (l *Lab) addonManifests(image string) ([]byte, error) {
 						"tolerations":        []any{map[string]any{"operator": "Exists"}},
 						"containers": []any{map[string]any{
 							"name": "kube-proxy", "image": image, "imagePullPolicy": "IfNotPresent",
-							"command": []any{"/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"},
-							"env": []any{map[string]any{"name": "NODE_NAME", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "spec.nodeName"}}}},
+							"command":         []any{"/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"},
+							"env":             []any{map[string]any{"name": "NODE_NAME", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "spec.nodeName"}}}},
 							"securityContext": map[string]any{"privileged": true},
 							"volumeMounts": []any{
 								map[string]any{"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"},
