@@ -38,12 +38,17 @@ type Lab struct {
 	CrashLoopBackOffMax time.Duration
 }
 
-// Addresses and ranges of the lab. There is no kube-proxy: the
-// apiserver listens on the `kubernetes` Service's port, and that
-// Service's address is on the control plane's lo, routed from every node,
-// so that in-cluster clients in host-network pods (Kontrail's own) reach it.
+// Addresses and ranges of the lab. The apiserver listens on the
+// `kubernetes` Service's port, and that Service's address is on the
+// control plane's lo, routed from every node: in-cluster clients in
+// host-network pods (Kontrail's own) reach it before kube-proxy runs.
 const (
-	ServiceCIDR = "10.96.0.0/12"
+	// Not kubeadm's 10.96.0.0/12: the labs' fabrics (10.9x.0.0/24, the
+	// demo's 10.99.0.0/24) lie in it, and kube-proxy drops what a node
+	// sends to an address of the Service range that no Service has (the
+	// nodes lost the control plane, at 10.98.0.1, the moment kube-proxy
+	// ran). Kubemanager's service network (10.96.0.0/12) holds it.
+	ServiceCIDR = "10.96.0.0/16"
 	APIPort     = 443
 )
 
