@@ -116,7 +116,7 @@ var _ = Describe("The lab", func() {
 
 			By("down leaves no process, namespace, link, cgroup, mount or state of the lab")
 			podNetns := l.PodNetns()
-			Expect(podNetns).To(HaveLen(2), "vn1-pod's and vn1-pod-2's network namespaces")
+			Expect(podNetns).To(HaveLen(4), "vn1-pod's, vn1-pod-2's and CoreDNS's two pods' network namespaces")
 			sockets := l.AgentSockets()
 			Expect(sockets).To(HaveLen(2), "one agent socket per node")
 			for _, socket := range sockets {
