@@ -322,8 +322,9 @@ func ensureTable(h *netlink.Handle, n RoutedNetwork, leg netlink.Link, legs map[
 	return errors.Join(errs...)
 }
 
-// ensureNeighbors makes the leg's permanent neighbours exactly the
-// network's endpoints.
+// ensureNeighbors makes a link's permanent IPv4 neighbours exactly
+// neighbors (a router leg's: the network's endpoints; a routed network's
+// bridge: the remote ones).
 func ensureNeighbors(h *netlink.Handle, leg netlink.Link, neighbors []Neighbor) error {
 	want := map[string]net.HardwareAddr{}
 	for _, n := range neighbors {
