@@ -58,7 +58,7 @@ generate: controller-gen ## Generate DeepCopy methods for the API types.
 
 .PHONY: tidy
 tidy: ## Tidy every module's go.mod and go.sum (each must build without the workspace).
-	@for m in $(MODULES) hack/k8s-binaries hack/etcd-binary hack/coredns-binary; do (cd $$m && GOWORK=off go mod tidy); done
+	@for m in $(MODULES) hack/k8s-binaries hack/etcd-binary hack/coredns-binary hack/conformance; do (cd $$m && GOWORK=off go mod tidy); done
 
 .PHONY: verify
 verify: manifests generate bundle tidy ## Fail when generated files, go.mod/go.sum or formatting differ from what the tools produce.
@@ -76,10 +76,12 @@ vet: ## Run go vet in every module, with and without the workspace.
 	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
 
 .PHONY: test
-test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo suites: envtest, and as root the dataplane, the lab, the e2e suite (twice: installed from config/default and from the bundle) and the chaos suite's short run.
+test: lab-deps manifests generate fmt vet envtest-assets ## Run every module's unit tests and the Ginkgo suites: envtest, and as root the dataplane, the lab, the e2e suite (twice: installed from config/default and from the bundle), the chaos suite's short run and a few of Kubernetes' conformance tests.
 	@for m in $(MODULES); do echo "test $$m"; (cd $$m && go test $(GO_TEST_FLAGS) ./...); done
 	@echo "test tests/e2e on a lab installed from the OLM bundle"; cd tests && E2E_INSTALL=bundle go test $(GO_TEST_FLAGS) ./e2e/
 	@echo "test tests/chaos: the short run (make chaos-short)"; cd tests && CHAOS=1 go test $(GO_TEST_FLAGS) ./chaos/
+	@echo "Kubernetes' conformance tests: the short subset (make conformance-short)"; \
+		if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory conformance-short; else echo "not root: skipped (the lab needs root)"; fi
 
 .PHONY: test-one-core
 test-one-core: ## (root) make test on one core: every CPU but cpu0 offline for the run (hack/one-core.sh), as on a machine half as fast.
@@ -106,6 +108,25 @@ chaos-short: lab-deps envtest-assets ## (root) The chaos suite's short run (7 cy
 .PHONY: chaos
 chaos: lab-deps envtest-assets ## (root) The chaos suite's long run: faults (SIGKILLs, evictions, kube-apiserver/etcd restarts, Contrail objects deleted) under pod churn until 200 pod lifecycles and 20 kills of each component; fails on any violation of the ownership invariants.
 	cd tests && CHAOS_LONG=1 go test -count=1 -timeout=$(CHAOS_TIMEOUT) ./chaos/ -v
+
+# make conformance (docs/conformance.md): Kubernetes' own e2e suite, built
+# from source at the lab's version, on its own lab (klabf, 10.92.0), focused
+# on the [sig-network] [Conformance] tests. make test runs a short subset.
+CONFORMANCE_BIN ?= $(LOCALBIN)/conformance
+CONFORMANCE = cd tests && go run ./cmd/kontrail-conformance --repo .. --dir ../.lab-conformance --e2e-bin $(CONFORMANCE_BIN)
+CONFORMANCE_SHORT_FOCUS = \[sig-network\] (DNS should provide DNS for services|Services should serve a basic endpoint from pods|Networking Granular Checks: Pods should function for (intra|node)-pod communication: http|HostPort|Proxy version v1 should proxy through a service and a pod) .*\[Conformance\]
+
+.PHONY: conformance-bin
+conformance-bin: ## Build e2e.test, agnhost and the ginkgo CLI from k8s.io/kubernetes at the lab's version into bin/conformance.
+	hack/build-conformance.sh $(CONFORMANCE_BIN)
+
+.PHONY: conformance
+conformance: lab-deps manifests envtest-assets conformance-bin ## (root) Kubernetes' [sig-network] [Conformance] tests (DNS's among them) on a lab: prints passed, failed, skipped and writes docs/conformance.md.
+	$(CONFORMANCE) --report docs/conformance.md
+
+.PHONY: conformance-short
+conformance-short: lab-deps manifests envtest-assets conformance-bin ## (root) A few of those tests (DNS, a Service, pod-to-pod and node-to-pod, hostPort, the apiserver's proxy): make test's subset.
+	$(CONFORMANCE) --focus '$(CONFORMANCE_SHORT_FOCUS)' --command 'make conformance-short'
 
 # The lab (docs/lab.md): NODES nodes; INSTALL=default installs the
 # operator from config/default, INSTALL=bundle from bundle/manifests as

@@ -1,6 +1,6 @@
 // Command kontrail-registry is the lab's image registry: go-containerregistry's
 // in-memory registry serving the image tarballs of `kontrail-lab images`,
-// which every node's containerd uses as the mirror of docker.io, gcr.io and
+// which every node's containerd uses as the mirror of docker.io, gcr.io, registry.k8s.io and
 // kontrail.io. Pods whose image is pulled Always (`image: busybox`, an
 // implicit :latest) then run as their users wrote them, with no access to
 // the real registries.

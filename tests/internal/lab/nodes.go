@@ -56,7 +56,25 @@ func (l *Lab) UpNodes(ctx context.Context, n int, images []string) error {
 			return fmt.Errorf("node %s: %w", l.NodeName(i), err)
 		}
 	}
+	if err := l.routePodNetwork(n); err != nil {
+		return err
+	}
 	return l.waitNodes(ctx, n)
+}
+
+// routePodNetwork routes the pod network from the control plane through
+// the nodes (one route, a next hop per node): the lab's control plane is
+// not a node (no kubelet, no vrouter agent), and the apiserver reaches pods
+// (its proxy to pods and Services, an aggregated apiserver in a pod) as a
+// router on the fabric would route them. Every node routes the pod network
+// (its agent sets it up on every node): the one a flow enters by forwards
+// it over the overlay, and the pod answers from its own node.
+func (l *Lab) routePodNetwork(n int) error {
+	args := []string{"-n", l.cpNS(), "route", "replace", PodCIDR}
+	for i := 1; i <= n; i++ {
+		args = append(args, "nexthop", "via", l.NodeIP(i))
+	}
+	return ip(args...)
 }
 
 func (l *Lab) upNode(ctx context.Context, p *pki, i int, images []string) error {
@@ -104,6 +122,8 @@ state = %q
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."gcr.io"]
     endpoint = [%[7]q]
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."kontrail.io"]
+    endpoint = [%[7]q]
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."registry.k8s.io"]
     endpoint = [%[7]q]
 `, l.node(i, "containerd", "root"), l.node(i, "containerd", "state"), sock, PauseImage, bin, conf, l.registryURL())
 	if err := os.WriteFile(l.node(i, "containerd", "config.toml"), []byte(config), 0o644); err != nil {
@@ -180,7 +200,7 @@ func (l *Lab) registryURL() string { return fmt.Sprintf("http://%s:%d", l.cpIP()
 // startRegistry runs the lab's registry (kontrail-registry) in the control
 // plane's namespace, serving the image tarballs, and waits until it serves
 // them all: every node's containerd uses it as the mirror of docker.io,
-// gcr.io and kontrail.io, so that images pulled Always (an implicit
+// gcr.io, kontrail.io and registry.k8s.io (the e2e suite's images), so that images pulled Always (an implicit
 // :latest) are pulled from it.
 func (l *Lab) startRegistry(ctx context.Context) error {
 	ready := l.path("pids", "registry.ready")
