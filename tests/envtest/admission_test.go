@@ -2,10 +2,12 @@ package envtest
 
 import (
 	"fmt"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -125,6 +127,29 @@ var _ = Describe("Admission of the core API", func() {
 		Entry("VirtualRouter: malformed IP", &corev1alpha1.VirtualRouter{ObjectMeta: cluster("vr"), Spec: corev1alpha1.VirtualRouterSpec{
 			VirtualRouterIPAddress: "192.168.177.470"}}, "spec.virtualRouterIPAddress", "must be an IP address"),
 	)
+
+	It("warns about the VirtualNetwork fields Kontrail accepts and does not implement there", func() {
+		warnings := &warningRecorder{}
+		c := rest.CopyConfig(cfg)
+		c.WarningHandler = warnings
+		wc, err := client.New(c, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		vn := &corev1alpha1.VirtualNetwork{ObjectMeta: ns("vn-fabric"), Spec: corev1alpha1.VirtualNetworkSpec{FabricSNAT: true, FabricForwarding: true}}
+		Expect(wc.Create(ctx, vn)).To(Succeed())
+		Expect(warnings.all()).To(ConsistOf(ContainSubstring("spec.fabricSNAT is implemented on the cluster's pod network only"),
+			ContainSubstring("spec.fabricForwarding is not implemented")))
+		// The pod network (kubemanager's label) implements fabricSNAT: no warning for it.
+		warnings.reset()
+		pod := &corev1alpha1.VirtualNetwork{ObjectMeta: ns("vn-pods"), Spec: corev1alpha1.VirtualNetworkSpec{FabricSNAT: true}}
+		pod.Labels = map[string]string{corev1alpha1.LabelDefaultNetwork: corev1alpha1.DefaultNetworkPod}
+		Expect(wc.Create(ctx, pod)).To(Succeed())
+		Expect(warnings.all()).To(BeEmpty())
+		// An update warns again: the field is still there.
+		Expect(wc.Get(ctx, client.ObjectKeyFromObject(vn), vn)).To(Succeed())
+		vn.Spec.FabricSNAT = false
+		Expect(wc.Update(ctx, vn)).To(Succeed())
+		Expect(warnings.all()).To(ConsistOf(ContainSubstring("spec.fabricForwarding is not implemented")))
+	})
 
 	It("defaults valid objects: the seed's vn1, its subnet, a VMI and an InstanceIP", func() {
 		sn := &corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "seed-vn1-v4"},
@@ -258,3 +283,27 @@ var _ = Describe("Admission of the core API", func() {
 		})
 	})
 })
+
+// warningRecorder keeps the apiserver's warnings to a client.
+type warningRecorder struct {
+	mu       sync.Mutex
+	messages []string
+}
+
+func (w *warningRecorder) HandleWarningHeader(_ int, _ string, message string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.messages = append(w.messages, message)
+}
+
+func (w *warningRecorder) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.messages...)
+}
+
+func (w *warningRecorder) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.messages = nil
+}

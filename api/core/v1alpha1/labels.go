@@ -6,6 +6,13 @@ const (
 	// LabelClusterName names the Kubernetes cluster (kubemanager) an object belongs to.
 	LabelClusterName = "core.juniper.net/clusterName"
 
+	// LabelDefaultNetwork marks the cluster's default networks kubemanager
+	// makes: DefaultNetworkPod (every pod's eth0, routed by every node:
+	// fabricSNAT applies to it) or DefaultNetworkService.
+	LabelDefaultNetwork   = "kontrail.io/default-network"
+	DefaultNetworkPod     = "pod"
+	DefaultNetworkService = "service"
+
 	// LabelSubnetVirtualNetwork, on a Subnet, names the VirtualNetwork (in
 	// the Subnet's namespace) whose address space the Subnet is part of.
 	// Subnets of one network must not overlap.

@@ -8,6 +8,7 @@ import (
 
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 )
@@ -38,6 +39,24 @@ func ValidateRouteTargets(rts []corev1alpha1.RouteTargetString, path *field.Path
 		seen[rt] = true
 	}
 	return errs
+}
+
+// VirtualNetworkWarnings are the admission warnings of a VirtualNetwork:
+// the fields it sets that Kontrail accepts (CN2's users set them) and does
+// not implement on it. fabricSNAT is implemented on the cluster's pod
+// network (LabelDefaultNetwork=pod), the network every node routes;
+// fabricForwarding nowhere: the overlay carries every network.
+func VirtualNetworkWarnings(vn *corev1alpha1.VirtualNetwork) admission.Warnings {
+	var w admission.Warnings
+	if vn.Spec.FabricSNAT && vn.Labels[corev1alpha1.LabelDefaultNetwork] != corev1alpha1.DefaultNetworkPod {
+		w = append(w, "spec.fabricSNAT is implemented on the cluster's pod network only: this network's traffic does not leave "+
+			"the cluster through its node's address (its pods leave through their eth0, the pod network)")
+	}
+	if vn.Spec.FabricForwarding {
+		w = append(w, "spec.fabricForwarding is not implemented: the network is carried by the overlay (VXLAN between nodes), "+
+			"not routed on the fabric")
+	}
+	return w
 }
 
 // ValidateVirtualNetwork checks a VirtualNetwork on its own.

@@ -112,3 +112,36 @@ func TestValidateOtherKinds(t *testing.T) {
 	vr := &corev1alpha1.VirtualRouter{Spec: corev1alpha1.VirtualRouterSpec{VirtualRouterIPAddress: "192.168.177.470"}}
 	expectErrors(t, "vr ip", ValidateVirtualRouter(vr), "spec.virtualRouterIPAddress", "must be an IP address")
 }
+
+func TestVirtualNetworkWarnings(t *testing.T) {
+	pod := map[string]string{corev1alpha1.LabelDefaultNetwork: corev1alpha1.DefaultNetworkPod}
+	service := map[string]string{corev1alpha1.LabelDefaultNetwork: corev1alpha1.DefaultNetworkService}
+	for _, tc := range []struct {
+		name         string
+		labels       map[string]string
+		snat, fwd    bool
+		wantPrefixes []string
+	}{
+		{"nothing set", nil, false, false, nil},
+		{"fabricSNAT on the pod network", pod, true, false, nil},
+		{"fabricSNAT on another network", nil, true, false, []string{"spec.fabricSNAT"}},
+		{"fabricSNAT on the service network", service, true, false, []string{"spec.fabricSNAT"}},
+		{"fabricForwarding on the pod network", pod, false, true, []string{"spec.fabricForwarding"}},
+		{"both on a NAD's network", nil, true, true, []string{"spec.fabricSNAT", "spec.fabricForwarding"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vn := &corev1alpha1.VirtualNetwork{}
+			vn.Labels = tc.labels
+			vn.Spec.FabricSNAT, vn.Spec.FabricForwarding = tc.snat, tc.fwd
+			got := VirtualNetworkWarnings(vn)
+			if len(got) != len(tc.wantPrefixes) {
+				t.Fatalf("warnings %q, want %d", got, len(tc.wantPrefixes))
+			}
+			for i, p := range tc.wantPrefixes {
+				if !strings.HasPrefix(got[i], p) {
+					t.Errorf("warning %d %q does not name %s", i, got[i], p)
+				}
+			}
+		})
+	}
+}

@@ -34,6 +34,16 @@ type kindWebhook[T client.Object] struct {
 	validate func(ctx context.Context, r client.Reader, obj, old T) (field.ErrorList, error)
 	// refuseDelete, when set, says why obj cannot be deleted now ("" when it can).
 	refuseDelete func(ctx context.Context, r client.Reader, obj T) (string, error)
+	// warn, when set, names the fields obj sets that Kontrail accepts and
+	// does not implement: the writer sees them as admission warnings.
+	warn func(obj T) admission.Warnings
+}
+
+func (w *kindWebhook[T]) warnings(obj T) admission.Warnings {
+	if w.warn == nil {
+		return nil
+	}
+	return w.warn(obj)
 }
 
 func (w *kindWebhook[T]) Default(_ context.Context, obj T) error {
@@ -43,7 +53,10 @@ func (w *kindWebhook[T]) Default(_ context.Context, obj T) error {
 
 func (w *kindWebhook[T]) ValidateCreate(ctx context.Context, obj T) (admission.Warnings, error) {
 	var none T
-	return nil, w.check(ctx, obj, none)
+	if err := w.check(ctx, obj, none); err != nil {
+		return nil, err
+	}
+	return w.warnings(obj), nil
 }
 
 func (w *kindWebhook[T]) ValidateUpdate(ctx context.Context, old, obj T) (admission.Warnings, error) {
@@ -51,7 +64,10 @@ func (w *kindWebhook[T]) ValidateUpdate(ctx context.Context, old, obj T) (admiss
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return nil, nil
 	}
-	return nil, w.check(ctx, obj, old)
+	if err := w.check(ctx, obj, old); err != nil {
+		return nil, err
+	}
+	return w.warnings(obj), nil
 }
 
 func (w *kindWebhook[T]) ValidateDelete(ctx context.Context, obj T) (admission.Warnings, error) {
@@ -137,7 +153,7 @@ func onlyObject[T client.Object](create func(T) field.ErrorList, update func(old
 func Setup(mgr ctrl.Manager) error {
 	return firstError(
 		register(mgr, &corev1alpha1.VirtualNetwork{}, &kindWebhook[*corev1alpha1.VirtualNetwork]{
-			defaults: DefaultVirtualNetwork, validate: validateVirtualNetwork}),
+			defaults: DefaultVirtualNetwork, validate: validateVirtualNetwork, warn: VirtualNetworkWarnings}),
 		register(mgr, &corev1alpha1.Subnet{}, &kindWebhook[*corev1alpha1.Subnet]{
 			defaults: DefaultSubnet, validate: validateSubnet, refuseDelete: subnetHolders}),
 		register(mgr, &corev1alpha1.RoutingInstance{}, &kindWebhook[*corev1alpha1.RoutingInstance]{

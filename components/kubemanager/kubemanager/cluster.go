@@ -117,6 +117,10 @@ func (r *ClusterNetworkReconciler) ensureNetwork(ctx context.Context, name, v4, 
 		// CN2's label, by which the default VirtualNetworkRouters select them.
 		vn.Labels["core.juniper.net/virtualnetwork"] = name
 		vn.Labels[corev1alpha1.LabelClusterName] = r.Config.ClusterName
+		vn.Labels[corev1alpha1.LabelDefaultNetwork] = corev1alpha1.DefaultNetworkPod
+		if virtual {
+			vn.Labels[corev1alpha1.LabelDefaultNetwork] = corev1alpha1.DefaultNetworkService
+		}
 		vn.Spec.V4SubnetReference, vn.Spec.V6SubnetReference = refs[0], refs[1]
 		// The pod network leaves the cluster with its node's address, as
 		// CN2's default pod network does; cluster IPs go nowhere.
