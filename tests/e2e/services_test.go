@@ -113,6 +113,36 @@ spec:
 		Expect(fromPod(ns, "client-2", "web", 80)).To(Equal("hello from web-1"), "client-2 -> web by its short name")
 	})
 
+	It("pods leave the cluster through their node's fabric SNAT: the external host sees the node's address", func() {
+		// The lab's external host (a network namespace on the fabric, no
+		// node) answers with the address a request came from. Nothing
+		// routes the pod network to it: only SNAT brings an answer back.
+		for i, client := range []string{"client-1", "client-2"} {
+			Eventually(func() string { return fromPod(ns, client, theLab.ExternalIP(), 80) }, "30s", "1s").
+				Should(Equal(theLab.NodeIP(i+1)), "%s (node %d) -> the external host %s", client, i+1, theLab.ExternalIP())
+		}
+		// The attack: the SNAT table removed by hand under a running agent
+		// (the node's network restarted, a firewall reloaded): egress
+		// stops, and the agent puts it back at its next resync.
+		nft := func(args ...string) (string, error) {
+			out, err := exec.Command("ip", append([]string{"netns", "exec", theLab.NodeNetns(2), "nft"}, args...)...).CombinedOutput()
+			return string(out), err
+		}
+		out, err := nft("delete", "table", "ip", "kontrail-snat")
+		Expect(err).NotTo(HaveOccurred(), out)
+		if answer := fromPod(ns, "client-2", theLab.ExternalIP(), 80); answer != "" {
+			// The agent's resync came first: only a restored table answers.
+			out, err := nft("list", "table", "ip", "kontrail-snat")
+			Expect(err).NotTo(HaveOccurred(), "an answer (%s) without the SNAT table: %s", answer, out)
+		}
+		Eventually(func() string { return fromPod(ns, "client-2", theLab.ExternalIP(), 80) }, "90s", "2s").
+			Should(Equal(theLab.NodeIP(2)), "the agent restores the SNAT table")
+		// No request ever reached the external host from a pod's own address.
+		log := theLab.LogTail("external-http", 1000)
+		Expect(log).To(ContainSubstring("from " + theLab.NodeIP(1)))
+		Expect(log).NotTo(ContainSubstring("from 10.244."), "a pod's address reached the external host")
+	})
+
 	It("the backend deleted under its clients: the Service refuses, then a new backend on the other node answers them", func() {
 		k("-n", ns, "delete", "pod", "web-1", "--wait=true", "--timeout=1m")
 		// kube-proxy rejects a connection to a Service without endpoints.

@@ -37,6 +37,8 @@ var components = []component{
 	{"tests", "./cmd/kontrail-pause", "kontrail-pause"},
 	{"tests", "./cmd/kontrail-bash", "kontrail-bash"},
 	{"tests", "./cmd/kontrail-registry", "kontrail-registry"},
+	// The external host's HTTP server (Lab.ExternalIP).
+	{"tests", "./cmd/kontrail-echo", "kontrail-echo"},
 }
 
 // BuildImages builds every binary statically into dir/bin and every image

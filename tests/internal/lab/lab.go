@@ -82,6 +82,9 @@ func (l *Lab) UpControlPlane(ctx context.Context) error {
 	if err := l.fabric(); err != nil {
 		return fmt.Errorf("fabric: %w", err)
 	}
+	if err := l.upExternal(); err != nil {
+		return fmt.Errorf("the external host: %w", err)
+	}
 	if err := l.certificates(); err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
@@ -139,6 +142,30 @@ func (l *Lab) fabric() error {
 		return err
 	}
 	return ip("-n", l.cpNS(), "addr", "add", kubernetesServiceIP().String()+"/32", "dev", "lo")
+}
+
+// ExternalIP is the external host's address: a network namespace on the
+// fabric that is neither a node nor the control plane (a host outside the
+// cluster, as a user's would be), serving HTTP on port 80 with
+// kontrail-echo, which answers every request with the address it came
+// from. Nothing routes the pod network to it: a pod reaches it only
+// through its node's fabric SNAT, with the node's address.
+func (l *Lab) ExternalIP() string { return l.Subnet + ".200" }
+
+// ExternalNetns is the external host's network namespace.
+func (l *Lab) ExternalNetns() string { return l.Name + "-ext" }
+
+func (l *Lab) upExternal() error {
+	if err := l.attach(l.ExternalNetns(), l.ExternalIP()); err != nil {
+		return err
+	}
+	echo := l.path("bin", "kontrail-echo")
+	if _, err := os.Stat(echo); err != nil {
+		// A control plane brought up without the lab's binaries (the lab
+		// package's own tests): the host is there, serving nothing.
+		return nil
+	}
+	return l.start("external-http", l.ExternalNetns(), echo, "--listen", ":80")
 }
 
 // attach makes a network namespace joined to the fabric with addr on eth0.
