@@ -120,6 +120,7 @@ const (
 	CodeInvalidConfig    = 7   // the network configuration is invalid
 	CodeTryAgainLater    = 11  // allocation not done yet, agent not ready
 	CodeForbidden        = 100 // the caller is not root, or asks for what is not its pod's
+	CodeHostPortTaken    = 101 // a host port of the pod is another pod's on the node
 	CodeInternal         = 999
 )
 
@@ -134,6 +135,8 @@ func StatusFor(code uint) int {
 		return http.StatusServiceUnavailable
 	case CodeForbidden:
 		return http.StatusForbidden
+	case CodeHostPortTaken:
+		return http.StatusConflict
 	default:
 		return http.StatusInternalServerError
 	}

@@ -457,6 +457,7 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 			continue
 		}
 		state.Guards = append(state.Guards, guard)
+		state.HostPorts = append(state.HostPorts, forwards(p)...)
 	}
 	idle := time.Duration(a.cfg.IdleNetworkSeconds) * time.Second
 	for n, used := range a.lastUsed {
