@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -9,10 +10,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	"github.com/kontrail/kontrail/cni/agentapi"
 	"github.com/kontrail/kontrail/vrouter/dataplane"
 )
@@ -197,3 +204,75 @@ func TestConflistAdvertisesPortMappings(t *testing.T) {
 	}
 }
 
+// The pod network is set up on every node, a node without pods too (it
+// reaches every pod, and routes for them), as soon as its VirtualNetwork
+// has its id; another network only while it has pods on the node.
+func TestDesiredHasThePodNetworkWithoutPods(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = corev1.AddToScheme(scheme)
+	_ = corev1alpha1.AddToScheme(scheme)
+	vn := func(ns, name string, id int64, subnet string) *corev1alpha1.VirtualNetwork {
+		v := &corev1alpha1.VirtualNetwork{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		v.Spec.FabricSNAT = subnet != ""
+		if subnet != "" {
+			v.Spec.V4SubnetReference = &corev1alpha1.ResourceReference{Namespace: ns, Name: subnet}
+		}
+		v.Status.VirtualNetworkNetworkID = id
+		return v
+	}
+	subnet := &corev1alpha1.Subnet{ObjectMeta: metav1.ObjectMeta{Namespace: "k8s-contrail", Name: "pods-v4"}}
+	subnet.Spec.CIDR, subnet.Spec.DefaultGateway = "10.244.0.0/16", "10.244.0.1"
+	other := vn("ns", "other", 7, "")
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(vn("k8s-contrail", "default-podnetwork", 0, "pods-v4"), subnet, other).Build()
+	store := mustPortStore(t)
+	a := &Agent{cfg: Config{NodeName: "n1", CNIClusterName: "k8s", IdleNetworkSeconds: 120}, client: c, ports: store,
+		pending: map[string]time.Time{}, lastUsed: map[string]time.Time{}}
+	ctx := context.Background()
+	names := func(s dataplane.State) []string {
+		var out []string
+		for _, n := range s.Networks {
+			out = append(out, n.Name)
+		}
+		return out
+	}
+
+	state, problems := a.desired(ctx, nil)
+	if len(state.Networks) != 0 || len(problems) != 0 {
+		t.Errorf("the pod network without its id: networks %v, problems %v; want none, and no problem on a node without pods", names(state), problems)
+	}
+	pods := &corev1alpha1.VirtualNetwork{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "k8s-contrail", Name: "default-podnetwork"}, pods); err != nil {
+		t.Fatal(err)
+	}
+	pods.Status.VirtualNetworkNetworkID = 1
+	if err := c.Status().Update(ctx, pods); err != nil {
+		if err := c.Update(ctx, pods); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state, problems = a.desired(ctx, nil)
+	if len(problems) != 0 || len(state.Networks) != 1 || state.Networks[0].Name != podNetwork || state.Networks[0].VNI != 1 ||
+		!reflect.DeepEqual(state.Networks[0].Gateways, []string{"10.244.0.1/16"}) || !state.Networks[0].FabricSNAT {
+		t.Errorf("a node without pods: networks %+v, problems %v; want the pod network with its gateway", state.Networks, problems)
+	}
+
+	t.Log("a pod of another network, with host ports on its pod network interface: both networks, the forwards")
+	p := hostPortPod("c1", "pod1", []string{"10.244.0.5"}, hostPort(agentapi.ProtocolTCP, "127.0.0.1", 54323, 8080))
+	state, problems = a.desired(ctx, []agentapi.Port{p, {ContainerID: "c1", IfName: "eth1", HostIfName: agentapi.HostIfName("c1", "eth1"),
+		Network: "ns/other", MAC: "02:00:00:00:00:02", IPs: []string{"172.16.0.5"}}})
+	if got := names(state); len(problems) != 0 || !reflect.DeepEqual(got, []string{podNetwork, "ns/other"}) {
+		t.Errorf("networks %v, problems %v", got, problems)
+	}
+	if len(state.HostPorts) != 1 || state.HostPorts[0].Port != p.HostIfName || state.HostPorts[0].PodIP != netip.MustParseAddr("10.244.0.5") {
+		t.Errorf("forwards = %+v, want pod1's", state.HostPorts)
+	}
+
+	t.Log("the pod network's VirtualNetwork deleted: no network, no problem")
+	if err := c.Delete(ctx, pods); err != nil {
+		t.Fatal(err)
+	}
+	a.lastUsed = map[string]time.Time{}
+	if state, problems = a.desired(ctx, nil); len(state.Networks) != 0 || len(problems) != 0 {
+		t.Errorf("without the pod network's VirtualNetwork: networks %v, problems %v", names(state), problems)
+	}
+}
