@@ -415,3 +415,72 @@ func sendToGateway(t *testing.T, dev string, src, dst net.HardwareAddr, from, to
 		t.Fatal(errors.Join(errors.New("send"), err))
 	}
 }
+
+// IPv6: a forward of one of the node's IPv6 addresses, and of ::1 from a
+// source of the node (the conformance test's form on an IPv6 cluster:
+// IPv6 has no route_localnet, so the test sends from the node's address).
+func TestHostPortsIPv6(t *testing.T) {
+	inNewNS(t, func() {
+		node6, client6 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+		fabric(t, "192.168.100.1/24")
+		fab, err := netlink.LinkByName("fabric0")
+		must(t, err)
+		a, _ := netlink.ParseAddr(node6.String() + "/64")
+		a.Flags = unix.IFA_F_NODAD
+		must(t, netlink.AddrAdd(fab, a))
+		lo, err := netlink.LinkByName("lo")
+		must(t, err)
+		must(t, netlink.LinkSetUp(lo))
+		client := newNS(t)
+		peer, err := netlink.LinkByName("fabric0p")
+		must(t, err)
+		must(t, netlink.LinkSetNsFd(peer, int(client.Fd())))
+		must(t, client.Do(func(ns.NetNS) error {
+			configure(t, "fabric0p", client6.String()+"/64", "")
+			return nil
+		}))
+		pod := newNS(t)
+		port(t, "kv00000000001", "eth0")
+		eth0, err := netlink.LinkByName("eth0")
+		must(t, err)
+		must(t, netlink.LinkSetHardwareAddr(eth0, mac("02:00:00:00:00:01")))
+		must(t, netlink.LinkSetNsFd(eth0, int(pod.Fd())))
+		must(t, pod.Do(func(ns.NetNS) error {
+			configure(t, "eth0", "fd00:10::3/64", "fd00:10::1")
+			serve(t, "pod1")
+			return nil
+		}))
+		state := State{FabricIP: net.ParseIP("192.168.100.1"), FabricLink: "fabric0", VxlanPort: 4789, MTU: 1450,
+			Networks: []Network{{Name: "pods", VNI: 1, Gateways: []string{"fd00:10::1/64"}, Ports: []string{"kv00000000001"}}},
+			Guards:   []Guard{{Port: "kv00000000001", MAC: mac("02:00:00:00:00:01"), IPs: []net.IP{net.ParseIP("fd00:10::3")}}},
+			HostPorts: []HostPort{hp("pod1", "kv00000000001", unix.IPPROTO_TCP, node6.String(), 54323, "fd00:10::3"),
+				hp("pod1", "kv00000000001", unix.IPPROTO_UDP, "::1", 54323, "fd00:10::3")}}
+		must(t, Reconcile(state))
+		// The bridge's gateway answers the pod once its duplicate address
+		// detection is over.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			addrs, err := netlink.AddrList(must2(netlink.LinkByName("kbr1")), netlink.FAMILY_V6)
+			must(t, err)
+			if !slices.ContainsFunc(addrs, func(a netlink.Addr) bool { return a.Flags&unix.IFA_F_TENTATIVE != 0 }) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kbr1's addresses stay tentative: %v", addrs)
+			}
+		}
+		l := &hostPortLab{t: t, client: client}
+		l.fromClient("tcp", netip.AddrPortFrom(node6, 54323), "pod1")
+		l.fromClient("udp", netip.AddrPortFrom(node6, 54323), "")
+		l.expect("the node", "tcp", netip.AddrPortFrom(node6, 54323), netip.Addr{}, "pod1")
+		l.expect("the node", "udp", netip.AddrPortFrom(netip.IPv6Loopback(), 54323), node6, "pod1")
+		if rules := hostPortRules(); len(rules) != 2 {
+			t.Errorf("IPv6 host port rules = %v, want 2", rules)
+		}
+		state.HostPorts = nil
+		must(t, Reconcile(state))
+		l.fromClient("tcp", netip.AddrPortFrom(node6, 54323), "")
+		if out := nftList(); strings.Contains(out, HostPortTable) {
+			t.Errorf("a host port table is left:\n%s", out)
+		}
+	})
+}
