@@ -21,7 +21,7 @@ package dataplane
 //	   for the first case; no pod may reach the node's loopback services)
 //
 // route_localnet is on on the bridge of every network with an IPv4 host
-// port, and off on Kontrail's other bridges.
+// port, and off on the other networks' bridges.
 
 import (
 	"errors"
@@ -173,14 +173,14 @@ func reconcileHostPorts(forwards []HostPort, networks []Network) error {
 	}
 	// route_localnet goes off before the table (and its input guard) goes,
 	// and on after it is there.
-	if err := setRouteLocalnet(localnet, false); err != nil {
+	if err := setRouteLocalnet(networks, localnet, false); err != nil {
 		errs = append(errs, err)
 	}
 	before := programmedForwards()
 	if err := programHostPorts(kept); err != nil {
 		return errors.Join(append(errs, &HostPortError{Err: err})...)
 	}
-	if err := setRouteLocalnet(localnet, true); err != nil {
+	if err := setRouteLocalnet(networks, localnet, true); err != nil {
 		errs = append(errs, &HostPortError{Err: err})
 	}
 	for _, h := range kept {
@@ -378,18 +378,15 @@ func hostPortRules() []string {
 }
 
 // setRouteLocalnet turns route_localnet on (on) for the bridges of want,
-// or off (!on) for Kontrail's other bridges. On, a bridge routes what
-// the node sends from 127.0.0.0/8 to a pod behind it (the forward of
-// 127.0.0.1:hostPort; masqueraded at once) and its answers.
-func setRouteLocalnet(want map[string]bool, on bool) error {
-	links, err := LinkList()
-	if err != nil {
-		return err
-	}
+// or off (!on) for the networks' other bridges (a bridge of no network is
+// removed). On, a bridge routes what the node sends from 127.0.0.0/8 to
+// a pod behind it (the forward of 127.0.0.1:hostPort; masqueraded at
+// once) and its answers.
+func setRouteLocalnet(networks []Network, want map[string]bool, on bool) error {
 	var errs []error
-	for _, l := range links {
-		name := l.Attrs().Name
-		if !strings.HasPrefix(name, BridgePrefix) || want[name] != on {
+	for _, n := range networks {
+		name := BridgeName(n.VNI)
+		if want[name] != on {
 			continue
 		}
 		path := "/proc/sys/net/ipv4/conf/" + name + "/route_localnet"
