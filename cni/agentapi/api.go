@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"net/netip"
+	"strings"
 )
 
 // Version is the API's path prefix; a change that breaks old plugins gets
@@ -79,6 +81,10 @@ type Port struct {
 	PodUID       string `json:"podUID"`
 	// IPs are the addresses, without prefix.
 	IPs []string `json:"ips"`
+	// HostPorts forward ports of the node to this interface (Kubernetes
+	// hostPort: the runtime's portMappings capability); the pod's eth0,
+	// on the pod network, alone has them.
+	HostPorts []HostPort `json:"hostPorts,omitempty"`
 }
 
 // AddPorts reports the ports of one container.
@@ -114,6 +120,7 @@ const (
 	CodeInvalidConfig    = 7   // the network configuration is invalid
 	CodeTryAgainLater    = 11  // allocation not done yet, agent not ready
 	CodeForbidden        = 100 // the caller is not root, or asks for what is not its pod's
+	CodeHostPortTaken    = 101 // a host port of the pod is another pod's on the node
 	CodeInternal         = 999
 )
 
@@ -128,6 +135,8 @@ func StatusFor(code uint) int {
 		return http.StatusServiceUnavailable
 	case CodeForbidden:
 		return http.StatusForbidden
+	case CodeHostPortTaken:
+		return http.StatusConflict
 	default:
 		return http.StatusInternalServerError
 	}
@@ -140,4 +149,130 @@ func HostIfName(containerID, ifName string) string {
 	h := fnv.New64a()
 	h.Write([]byte(containerID + "/" + ifName))
 	return "kv" + fmt.Sprintf("%016x", h.Sum64())[:11]
+}
+
+// Protocol is a host port's transport protocol.
+type Protocol string
+
+// The protocols of Kubernetes' container ports, as the runtime's
+// portMappings name them.
+const (
+	ProtocolTCP  Protocol = "tcp"
+	ProtocolUDP  Protocol = "udp"
+	ProtocolSCTP Protocol = "sctp"
+)
+
+// ParseProtocol reads a protocol in any case ("TCP", "udp"); empty is TCP,
+// Kubernetes' default.
+func ParseProtocol(s string) (Protocol, error) {
+	switch p := Protocol(strings.ToLower(s)); p {
+	case "":
+		return ProtocolTCP, nil
+	case ProtocolTCP, ProtocolUDP, ProtocolSCTP:
+		return p, nil
+	default:
+		return "", fmt.Errorf("protocol %q is not tcp, udp or sctp", s)
+	}
+}
+
+// HostPort forwards a port of the node to a port of the pod: a container
+// port's hostPort, as the runtime passes it (CNI portMappings).
+type HostPort struct {
+	HostPort      uint16   `json:"hostPort"`
+	ContainerPort uint16   `json:"containerPort"`
+	Protocol      Protocol `json:"protocol"`
+	// HostIP restricts the forward to traffic for this address of the
+	// node; none means every address of the node, of both families; an
+	// unspecified address (0.0.0.0, ::) every address of its family.
+	HostIP netip.Addr `json:"hostIP,omitzero"`
+}
+
+// AnyHostIP says whether the forward takes every address of the node (of
+// the families it applies to).
+func (h HostPort) AnyHostIP() bool { return !h.HostIP.IsValid() || h.HostIP.IsUnspecified() }
+
+// AppliesTo says whether the forward applies to IPv4 (v4) or IPv6 traffic.
+func (h HostPort) AppliesTo(v4 bool) bool { return !h.HostIP.IsValid() || h.HostIP.Is4() == v4 }
+
+// String is the forward as a person reads it: "tcp 127.0.0.1:54323 -> 8080".
+func (h HostPort) String() string {
+	host := "*"
+	if h.HostIP.IsValid() {
+		host = h.HostIP.String()
+		if h.HostIP.Is6() {
+			host = "[" + host + "]"
+		}
+	}
+	return fmt.Sprintf("%s %s:%d -> %d", h.Protocol, host, h.HostPort, h.ContainerPort)
+}
+
+// Validate says what makes h unusable: a port out of 1-65535, another
+// protocol than tcp, udp and sctp, a host address with a zone or an
+// IPv4-mapped IPv6 one.
+func (h HostPort) Validate() error {
+	switch {
+	case h.HostPort == 0:
+		return fmt.Errorf("host port %s: the host port is 0, not in 1-65535", h)
+	case h.ContainerPort == 0:
+		return fmt.Errorf("host port %s: the container port is 0, not in 1-65535", h)
+	case h.Protocol != ProtocolTCP && h.Protocol != ProtocolUDP && h.Protocol != ProtocolSCTP:
+		return fmt.Errorf("host port %s: protocol %q is not tcp, udp or sctp", h, h.Protocol)
+	case h.HostIP.Zone() != "":
+		return fmt.Errorf("host port %s: a host IP with a zone is not supported", h)
+	case h.HostIP.Is4In6():
+		return fmt.Errorf("host port %s: the host IP is an IPv4-mapped IPv6 address: give the IPv4 address", h)
+	}
+	return nil
+}
+
+// Overlaps says whether h and o claim some of the same traffic: the same
+// protocol and host port, for the same address, or every address, of a
+// family both apply to (as the scheduler's host port check, where 0.0.0.0
+// clashes with every address).
+func (h HostPort) Overlaps(o HostPort) bool {
+	if h.Protocol != o.Protocol || h.HostPort != o.HostPort {
+		return false
+	}
+	for _, v4 := range []bool{true, false} {
+		if h.AppliesTo(v4) && o.AppliesTo(v4) && (h.AnyHostIP() || o.AnyHostIP() || h.HostIP == o.HostIP) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckHostPorts says why a pod interface with addresses ips cannot have
+// the forwards hps: one is invalid, two of them claim the same host
+// address, port and protocol, or one's host IP is of a family the
+// interface has no address of (the node would forward to nothing).
+func CheckHostPorts(hps []HostPort, ips []netip.Addr) error {
+	var v4, v6 bool
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	for i, h := range hps {
+		if err := h.Validate(); err != nil {
+			return err
+		}
+		for _, o := range hps[:i] {
+			if h.Protocol == o.Protocol && h.HostPort == o.HostPort && h.HostIP == o.HostIP {
+				return fmt.Errorf("host port %s: given twice", h)
+			}
+		}
+		switch {
+		case !h.HostIP.IsValid():
+			if !v4 && !v6 {
+				return fmt.Errorf("host port %s: the interface has no address to forward to", h)
+			}
+		case h.HostIP.Is4() && !v4:
+			return fmt.Errorf("host port %s: the host IP is IPv4 but the interface has no IPv4 address", h)
+		case h.HostIP.Is6() && !v6:
+			return fmt.Errorf("host port %s: the host IP is IPv6 but the interface has no IPv6 address", h)
+		}
+	}
+	return nil
 }

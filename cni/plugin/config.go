@@ -7,6 +7,7 @@ package plugin
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -28,6 +29,59 @@ type NetConf struct {
 	MTU int `json:"mtu,omitempty"`
 	// AllocationTimeout bounds the wait for the controller's allocation.
 	AllocationTimeout string `json:"allocationTimeout,omitempty"`
+	// RuntimeConfig is what the runtime passes for the capabilities the
+	// conflist advertises: portMappings (Kubernetes hostPort).
+	RuntimeConfig struct {
+		PortMappings []PortMapping `json:"portMappings,omitempty"`
+	} `json:"runtimeConfig,omitzero"`
+}
+
+// PortMapping is one element of runtimeConfig.portMappings, as the CNI
+// conventions (and the reference portmap plugin) define it; containerd
+// fills it from the pod's container ports that have a hostPort.
+type PortMapping struct {
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// hostPorts validates the runtime's port mappings of an interface with
+// addresses ips and turns them into the agent's typed forwards. Ports are
+// 1-65535; the protocol tcp, udp or sctp in any case (empty is tcp, as in
+// Kubernetes); the host IP an address or empty (every address of the node).
+func hostPorts(mappings []PortMapping, ips []netip.Addr) ([]agentapi.HostPort, error) {
+	invalid := func(i int, format string, args ...any) error {
+		m := mappings[i]
+		return types.NewError(types.ErrInvalidNetworkConfig,
+			fmt.Sprintf("contrail-k8s-cni: runtimeConfig.portMappings[%d] (hostPort %d, containerPort %d, protocol %q, hostIP %q): ",
+				i, m.HostPort, m.ContainerPort, m.Protocol, m.HostIP)+fmt.Sprintf(format, args...), "")
+	}
+	out := make([]agentapi.HostPort, 0, len(mappings))
+	for i, m := range mappings {
+		if m.HostPort < 1 || m.HostPort > 65535 {
+			return nil, invalid(i, "the host port is not in 1-65535")
+		}
+		if m.ContainerPort < 1 || m.ContainerPort > 65535 {
+			return nil, invalid(i, "the container port is not in 1-65535")
+		}
+		proto, err := agentapi.ParseProtocol(m.Protocol)
+		if err != nil {
+			return nil, invalid(i, "%v", err)
+		}
+		hp := agentapi.HostPort{HostPort: uint16(m.HostPort), ContainerPort: uint16(m.ContainerPort), Protocol: proto}
+		if m.HostIP != "" {
+			if hp.HostIP, err = netip.ParseAddr(m.HostIP); err != nil {
+				return nil, invalid(i, "the host IP is not an IP address")
+			}
+			hp.HostIP = hp.HostIP.Unmap()
+		}
+		out = append(out, hp)
+	}
+	if err := agentapi.CheckHostPorts(out, ips); err != nil {
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "contrail-k8s-cni: runtimeConfig.portMappings: "+err.Error(), "")
+	}
+	return out, nil
 }
 
 func parseConf(stdin []byte) (*NetConf, time.Duration, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -47,6 +48,16 @@ func Add(args *skel.CmdArgs) error {
 	if len(want.Interfaces) == 0 {
 		return types.NewError(types.ErrInternal, fmt.Sprintf("contrail-k8s-cni: the agent has no interface for pod %s/%s", pod.K8S_POD_NAMESPACE, pod.K8S_POD_NAME), "")
 	}
+	// Host ports go to the interface the runtime plugs (eth0, on the pod
+	// network); checked before anything is made.
+	primary := slices.IndexFunc(want.Interfaces, func(itf agentapi.Interface) bool { return itf.Name == args.IfName })
+	if primary < 0 {
+		primary = 0
+	}
+	forwards, err := hostPorts(conf.RuntimeConfig.PortMappings, interfaceAddrs(want.Interfaces[primary]))
+	if err != nil {
+		return err
+	}
 	result := &current.Result{CNIVersion: current.ImplementedSpecVersion}
 	var ports []agentapi.Port
 	plugErr := netns.Do(func(hostNS ns.NetNS) error {
@@ -59,6 +70,9 @@ func Add(args *skel.CmdArgs) error {
 				return fmt.Errorf("interface %s: %w", itf.Name, err)
 			}
 			port.PodNamespace, port.PodName, port.PodUID = string(pod.K8S_POD_NAMESPACE), string(pod.K8S_POD_NAME), want.PodUID
+			if itf.Name == want.Interfaces[primary].Name {
+				port.HostPorts = forwards
+			}
 			ports = append(ports, port)
 		}
 		return nil
@@ -134,6 +148,19 @@ func plug(hostNS ns.NetNS, containerID, netnsPath string, itf agentapi.Interface
 		}
 	}
 	return port, nil
+}
+
+// interfaceAddrs are an interface's addresses, without prefix.
+func interfaceAddrs(itf agentapi.Interface) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range itf.IPs {
+		if p, err := netip.ParsePrefix(a.Address); err == nil {
+			out = append(out, p.Addr())
+		} else if ip, err := netip.ParseAddr(a.Address); err == nil {
+			out = append(out, ip)
+		}
+	}
+	return out
 }
 
 // unplug removes the interfaces of a container: their host ends (which

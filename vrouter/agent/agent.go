@@ -457,6 +457,7 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 			continue
 		}
 		state.Guards = append(state.Guards, guard)
+		state.HostPorts = append(state.HostPorts, forwards(p)...)
 	}
 	idle := time.Duration(a.cfg.IdleNetworkSeconds) * time.Second
 	for n, used := range a.lastUsed {
@@ -467,6 +468,13 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 		default:
 			delete(a.lastUsed, n)
 		}
+	}
+	// The pod network is the cluster's network: every node routes it, so
+	// that the node reaches every pod (and routes for them), with pods of
+	// its own on it or not. It is left out only while its VirtualNetwork
+	// does not exist (below).
+	if pod := a.cfg.PodNetworkName(); byNetwork[pod] == nil {
+		byNetwork[pod] = nil
 	}
 	var routers corev1alpha1.VirtualRouterList
 	if err := a.client.List(ctx, &routers); err != nil {
@@ -504,7 +512,9 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 			continue
 		}
 		if vn.Status.VirtualNetworkNetworkID == 0 {
-			problems = append(problems, fmt.Errorf("network %s has no network id yet", name))
+			if len(byNetwork[name]) > 0 || name != a.cfg.PodNetworkName() {
+				problems = append(problems, fmt.Errorf("network %s has no network id yet", name))
+			}
 			continue
 		}
 		n := dataplane.Network{Name: name, VNI: uint32(vn.Status.VirtualNetworkNetworkID), Ports: byNetwork[name]}

@@ -40,8 +40,11 @@ func (a *Agent) installCNI() error {
 }
 
 // conflist is the node's CNI configuration: the one plugin, no delegate.
+// It takes the runtime's portMappings (Kubernetes hostPort): the runtime
+// passes them to a plugin that says so.
 func (a *Agent) conflist() map[string]any {
-	plugin := map[string]any{"type": "contrail-k8s-cni", "socketDir": a.cfg.SocketDir, "mtu": a.mtu}
+	plugin := map[string]any{"type": "contrail-k8s-cni", "socketDir": a.cfg.SocketDir, "mtu": a.mtu,
+		"capabilities": map[string]any{"portMappings": true}}
 	if a.cfg.CNIClusterName != "" {
 		plugin["clusterName"] = a.cfg.CNIClusterName
 	}

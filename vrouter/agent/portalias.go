@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
@@ -78,6 +79,16 @@ func portsFromKernel(ctx context.Context, reader client.Reader, known func(conta
 		if err := reader.List(ctx, &iips, client.MatchingFields{indexPodUID: podUID}); err != nil {
 			return nil, err
 		}
+		// The pod's host ports are on its eth0 (the runtime's portMappings
+		// are its containers' hostPorts).
+		var hostPorts []agentapi.HostPort
+		if ifName == "eth0" && len(vmis.Items) > 0 {
+			pod := &corev1.Pod{}
+			err := reader.Get(ctx, client.ObjectKey{Namespace: vmis.Items[0].Namespace, Name: vmis.Items[0].Spec.PodName}, pod)
+			if err == nil && string(pod.UID) == podUID {
+				hostPorts = specHostPorts(pod)
+			}
+		}
 		for _, vmi := range vmis.Items {
 			if vmi.Spec.InterfaceName != ifName {
 				continue
@@ -93,6 +104,7 @@ func portsFromKernel(ctx context.Context, reader client.Reader, known func(conta
 					p.IPs = append(p.IPs, iip.Spec.InstanceIPAddress)
 				}
 			}
+			p.HostPorts = hostPorts
 			out = append(out, p)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/kontrail/kontrail/cni/agentapi"
 )
 
@@ -19,6 +21,38 @@ type PortStore struct {
 	mu    sync.Mutex
 	path  string
 	ports map[string][]agentapi.Port
+	// plugged says whether a port's host end is still on the node: a
+	// port whose pod is gone (its forget is pending) holds no host port.
+	plugged func(hostIfName string) bool
+}
+
+// HostPortTaken is a port's host port that another pod's port of the
+// node holds already (the same protocol and port, for the same address or
+// every address): the kubelet's scheduler keeps such pods apart, so it
+// comes from a pod bound past the scheduler, or a holder not cleaned up.
+type HostPortTaken struct {
+	Want, Held agentapi.HostPort
+	Holder     agentapi.Port
+}
+
+func (e *HostPortTaken) Error() string {
+	return fmt.Sprintf("host port %s is taken: pod %s/%s (container %s) holds %s on this node", e.Want,
+		e.Holder.PodNamespace, e.Holder.PodName, shortID(e.Holder.ContainerID), e.Held)
+}
+
+// shortID is a container ID as crictl shows it.
+func shortID(id string) string {
+	if len(id) > 13 {
+		return id[:13]
+	}
+	return id
+}
+
+// linkExists says whether the node has a link of that name.
+func linkExists(name string) bool {
+	_, err := netlink.LinkByName(name)
+	var notFound netlink.LinkNotFoundError
+	return !errors.As(err, &notFound)
 }
 
 // OpenPortStore loads the store of path, or starts an empty one. A file
@@ -33,7 +67,7 @@ type PortStore struct {
 // unlinked directory where nothing can be made again (see
 // StateDirProblem).
 func OpenPortStore(path string) (s *PortStore, problem string, err error) {
-	s = &PortStore{path: path, ports: map[string][]agentapi.Port{}}
+	s = &PortStore{path: path, ports: map[string][]agentapi.Port{}, plugged: linkExists}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, "", fmt.Errorf("failed to make the port state's directory: %w", err)
 	}
@@ -83,15 +117,46 @@ func (s *PortStore) Restore(ports []agentapi.Port) error {
 	return s.save()
 }
 
-// Add records the ports of a container, replacing what it had.
+// Add records the ports of a container, replacing what it had, unless
+// one of their host ports is another container's (*HostPortTaken): the
+// check and the record are one step, so two ADDs never both take one.
 func (s *PortStore) Add(ports []agentapi.Port) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(ports) == 0 {
 		return nil
 	}
+	if err := s.hostPortTaken(ports); err != nil {
+		return err
+	}
 	s.ports[ports[0].ContainerID] = ports
 	return s.save()
+}
+
+// hostPortTaken finds a host port of ports that another container's
+// plugged port holds (under mu).
+func (s *PortStore) hostPortTaken(ports []agentapi.Port) error {
+	ids := make([]string, 0, len(s.ports))
+	for id := range s.ports {
+		if id != ports[0].ContainerID {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, p := range ports {
+		for _, want := range p.HostPorts {
+			for _, id := range ids {
+				for _, holder := range s.ports[id] {
+					for _, held := range holder.HostPorts {
+						if want.Overlaps(held) && (s.plugged == nil || s.plugged(holder.HostIfName)) {
+							return &HostPortTaken{Want: want, Held: held, Holder: holder}
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Delete forgets the ports of a container.

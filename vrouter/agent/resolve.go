@@ -355,6 +355,19 @@ func (r *resolver) verifyPorts(ctx context.Context, ports []agentapi.Port) *agen
 		if link.Type() != "veth" {
 			return forbidden("interface %s of pod %s/%s: %s is a %s, not a pod's veth", p.IfName, p.PodNamespace, p.PodName, p.HostIfName, link.Type())
 		}
+		if len(p.HostPorts) > 0 {
+			// The node's traffic goes where the pod's spec says alone.
+			pod := &corev1.Pod{}
+			if err := r.cache.Get(ctx, client.ObjectKey{Namespace: p.PodNamespace, Name: p.PodName}, pod); err != nil {
+				return forbidden("interface %s of pod %s/%s: the pod's host ports cannot be checked: %v", p.IfName, p.PodNamespace, p.PodName, err)
+			}
+			if p.PodUID != "" && string(pod.UID) != p.PodUID {
+				return forbidden("interface %s of pod %s/%s: the pod has UID %s, not %s", p.IfName, p.PodNamespace, p.PodName, pod.UID, p.PodUID)
+			}
+			if why := undeclaredHostPort(p, pod); why != "" {
+				return forbidden("interface %s of pod %s/%s: %s", p.IfName, p.PodNamespace, p.PodName, why)
+			}
+		}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kontrail/kontrail/cni/agentapi"
+	"github.com/kontrail/kontrail/vrouter/dataplane"
 )
 
 // server serves the CNI plugin's API on the agent's unix socket.
@@ -121,7 +122,21 @@ func (s *server) addPorts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	for _, p := range req.Ports {
+		if err := s.agent.checkHostPorts(p); err != nil {
+			s.agent.metrics.errors.WithLabelValues("ports").Inc()
+			writeError(w, err)
+			return
+		}
+	}
 	if err := s.agent.ports.Add(req.Ports); err != nil {
+		var taken *HostPortTaken
+		if errors.As(err, &taken) {
+			s.agent.metrics.errors.WithLabelValues("ports").Inc()
+			log.FromContext(r.Context()).Info("refused a host port another pod holds", "container", req.Ports[0].ContainerID, "reason", taken.Error())
+			writeError(w, &agentapi.Error{Code: agentapi.CodeHostPortTaken, Message: taken.Error()})
+			return
+		}
 		writeError(w, internal(err))
 		return
 	}
@@ -141,7 +156,11 @@ func (s *server) addPorts(w http.ResponseWriter, r *http.Request) {
 	state, err := s.agent.reconcile(r.Context())
 	log.FromContext(r.Context()).V(1).Info("ports attached", "container", req.Ports[0].ContainerID, "seconds", time.Since(start).Seconds())
 	for _, p := range req.Ports {
-		if why := attached(state, p); why != "" {
+		why := attached(state, p)
+		if problem := dataplane.HostPortProblem(err, p.HostIfName); why == "" && len(p.HostPorts) > 0 && problem != nil {
+			why = "its host ports are not forwarded: " + problem.Error()
+		}
+		if why != "" {
 			s.agent.metrics.errors.WithLabelValues("ports").Inc()
 			_ = s.agent.ports.Delete(p.ContainerID)
 			s.agent.trigger()

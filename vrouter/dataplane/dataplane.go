@@ -49,6 +49,9 @@ type State struct {
 	// Guards are what each port may send (guard.go): programmed before
 	// any port is attached, and a port without one is not attached.
 	Guards []Guard
+	// HostPorts are the node's ports forwarded to pods (hostport.go):
+	// those of attached ports are programmed, after the bridges.
+	HostPorts []HostPort
 }
 
 // Network is one VirtualNetwork present on the node.
@@ -133,6 +136,9 @@ func Reconcile(s State) error {
 		if err := reconcileNetwork(s, fabric, n); err != nil {
 			errs = append(errs, fmt.Errorf("network %s (VNI %d): %w", n.Name, n.VNI, err))
 		}
+	}
+	if err := reconcileHostPorts(s.HostPorts, s.Networks); err != nil {
+		errs = append(errs, err)
 	}
 	if s.Router != nil {
 		for _, n := range s.Router.Networks {
