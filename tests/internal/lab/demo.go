@@ -140,7 +140,11 @@ func (l *Lab) Demo(ctx context.Context, repo string) error {
 			return err
 		}
 	}
-	return nil
+	// Egress: the external host (no node; nothing routes the pod network
+	// to it) answers with the address it saw: the pod's node's, by the pod
+	// network's fabric SNAT.
+	fmt.Printf("\n# the external host %s answers with the address it saw (the pod's node's: fabric SNAT)", l.ExternalIP())
+	return show("exec", SeedPod, "--", "sh", "-c", fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 nc -w 3 %s 80 | tail -n 1`, l.ExternalIP()))
 }
 
 // demoService is the demo's Service: hello, a pod serving HTTP on 8080
