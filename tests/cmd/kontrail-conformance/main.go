@@ -96,8 +96,10 @@ func run(o options) (err error) {
 	}
 	if !o.keep {
 		defer func() {
-			if dir, kerr := l.KeepLogs(); kerr == nil && dir != "" {
-				fmt.Println("kontrail-conformance: the lab's logs are kept in", dir)
+			if err != nil {
+				if dir, kerr := l.KeepLogs(); kerr == nil && dir != "" {
+					fmt.Println("kontrail-conformance: the lab's logs are kept in", dir)
+				}
 			}
 			if derr := l.Down(); derr != nil && err == nil {
 				err = derr
@@ -185,8 +187,8 @@ func run(o options) (err error) {
 // images says what the lab's e2e images hold, against upstream's.
 var images = [][2]string{
 	{lab.AgnhostImage, "agnhost built from k8s.io/kubernetes/test/images/agnhost at the lab's version, with busybox's applets, " +
-		"Debian's curl, dig, getent, netcat-openbsd, ss and bash (upstream's image is Alpine: its `musl` DNS probes run glibc's getent here) and CoreDNS"},
-	{lab.GlibcDNSTestingImage, "busybox's applets with Debian bookworm's dig and getent (upstream's: Debian bookworm with dnsutils)"},
+		"Debian's dash as /bin/sh, curl, dig, getent, netcat-openbsd, ss and bash (upstream's image is Alpine: its `musl` DNS probes run glibc's getent here) and CoreDNS"},
+	{lab.GlibcDNSTestingImage, "the same userland without agnhost: Debian bookworm's dash, dig and getent (upstream's: Debian bookworm with dnsutils)"},
 	{lab.E2EBusyboxImage, "Debian's busybox-static"},
 	{lab.E2EPauseImage, "the lab's pause (tests/cmd/kontrail-pause)"},
 }
