@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,53 +41,77 @@ func run(repo string, count, samples int, doc string) error {
 		return fmt.Errorf("needs root: the benchmarks make network namespaces")
 	}
 	start := time.Now()
-	results := results{}
-	pattern := "^(BenchmarkCNIAddDel|BenchmarkMultusAddDel|BenchmarkBridgeAddDel)$"
-	fmt.Fprintf(os.Stderr, "running %s, %d× %d samples ...\n", pattern, count, samples)
-	if err := goBench(filepath.Join(repo, "tests"), pattern, fmt.Sprintf("%dx", samples), count, results); err != nil {
-		return err
-	}
-	// The control plane runs as processes (their peak RSS is their own):
-	// a go test process of its own.
-	pattern = "^(BenchmarkPodBurst|BenchmarkPodLatency)$"
-	fmt.Fprintf(os.Stderr, "running %s, %d× ...\n", pattern, count)
-	if err := goBench(filepath.Join(repo, "tests"), pattern, "1x", count, results); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "running BenchmarkThroughput (iperf3, %d s per run), %d× ...\n", 10, count)
-	if err := goBench(filepath.Join(repo, "tests"), "^BenchmarkThroughput$", "1x", count, results); err != nil {
-		return err
-	}
-	for _, bench := range []string{"BenchmarkCNIAddDel", "BenchmarkMultusAddDel", "BenchmarkBridgeAddDel"} {
-		if got := len(results[bench]["samples"]); got != count {
-			return fmt.Errorf("%s ran %d of %d times (see its output above)", bench, got, count)
+	results, failures := results{}, failures{}
+	// Each group runs whatever an earlier one did; a failing benchmark is
+	// reported in its rows, and the table is written with every row.
+	for _, g := range []struct {
+		pattern, benchtime, what string
+		benches                  []string
+	}{
+		{"^(BenchmarkCNIAddDel|BenchmarkMultusAddDel|BenchmarkBridgeAddDel)$", fmt.Sprintf("%dx", samples),
+			fmt.Sprintf("%d× %d samples", count, samples), []string{"BenchmarkCNIAddDel", "BenchmarkMultusAddDel", "BenchmarkBridgeAddDel"}},
+		// The control plane runs as processes (their peak RSS is their
+		// own): a go test process of its own.
+		{"^(BenchmarkPodBurst|BenchmarkPodLatency)$", "1x", fmt.Sprintf("%d×", count), []string{"BenchmarkPodBurst", "BenchmarkPodLatency"}},
+		{"^BenchmarkThroughput$", "1x", fmt.Sprintf("iperf3, 10 s per run, %d×", count), throughputBenches()},
+	} {
+		fmt.Fprintf(os.Stderr, "running %s (%s) ...\n", g.pattern, g.what)
+		out, err := goBench(filepath.Join(repo, "tests"), g.pattern, g.benchtime, count)
+		parse(out, results, failures)
+		if err != nil {
+			for _, bench := range g.benches {
+				if _, ok := failures[bench]; !ok && len(results[bench]) == 0 {
+					failures[bench] = err.Error()
+				}
+			}
 		}
 	}
-	for bench, metric := range map[string]string{"BenchmarkPodBurst": "pods/s", "BenchmarkPodLatency": "pods"} {
-		if got := len(results[bench][metric]); got != count {
-			return fmt.Errorf("%s ran %d of %d times (see its output above)", bench, got, count)
-		}
+	for bench, metric := range map[string]string{"BenchmarkCNIAddDel": "samples", "BenchmarkMultusAddDel": "samples",
+		"BenchmarkBridgeAddDel": "samples", "BenchmarkPodBurst": "pods/s", "BenchmarkPodLatency": "pods"} {
+		failures.incomplete(results, bench, metric, count)
 	}
-	for _, path := range throughputPaths {
-		if got := len(results["BenchmarkThroughput/"+path.bench]["gbit/s-1stream"]); got != count {
-			return fmt.Errorf("BenchmarkThroughput/%s ran %d of %d times (see its output above)", path.bench, got, count)
-		}
+	for _, bench := range throughputBenches() {
+		failures.incomplete(results, bench, "gbit/s-1stream", count)
 	}
-	table := render(results, count, time.Since(start))
+	table := render(results, failures, count, time.Since(start))
 	fmt.Print(table)
-	if doc == "" {
-		return nil
+	if doc != "" {
+		if err := writeSection(filepath.Join(repo, doc), machine()+"\n"+table); err != nil {
+			return err
+		}
 	}
-	return writeSection(filepath.Join(repo, doc), machine()+"\n"+table)
+	if len(failures) > 0 {
+		return fmt.Errorf("%d benchmarks failed (their rows say why): %s", len(failures), strings.Join(slices.Sorted(maps.Keys(failures)), ", "))
+	}
+	return nil
 }
 
 // results: benchmark -> metric -> one value per repetition.
 type results map[string]map[string][]float64
 
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
+// failures: benchmark -> why it has no (or not every) figure.
+type failures map[string]string
 
-// goBench runs `go test -bench` in dir and collects every reported metric.
-func goBench(dir, pattern, benchtime string, count int, into results) error {
+// incomplete records a benchmark that ran fewer than count times.
+func (f failures) incomplete(r results, bench, metric string, count int) {
+	if _, ok := f[bench]; ok {
+		return
+	}
+	if got := len(r[bench][metric]); got != count {
+		f[bench] = fmt.Sprintf("ran %d of %d times", got, count)
+	}
+}
+
+var (
+	benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(.*)$`)
+	// failLine is go test's line for a failed benchmark; the lines after
+	// it, indented, are what it logged (file:line: message).
+	failLine = regexp.MustCompile(`^\s*--- FAIL: (Benchmark\S+?)(-\d+)?(\s|$)`)
+	logLine  = regexp.MustCompile(`^\s+\S+\.go:\d+: (.*)$`)
+)
+
+// goBench runs `go test -bench` in dir and returns its output.
+func goBench(dir, pattern, benchtime string, count int) (string, error) {
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime,
 		"-count", strconv.Itoa(count), "-timeout", "60m", "./bench/")
 	cmd.Dir = dir
@@ -93,11 +119,36 @@ func goBench(dir, pattern, benchtime string, count int, into results) error {
 	cmd.Stdout = io.MultiWriter(&out, os.Stderr)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go test -bench %s: %w", pattern, err)
+		return out.String(), fmt.Errorf("go test -bench %s: %w", pattern, err)
 	}
-	sc := bufio.NewScanner(&out)
+	return out.String(), nil
+}
+
+// parse collects every metric go test's output reports, and for each
+// failed benchmark the first message it logged.
+func parse(out string, into results, failed failures) {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	failing := ""
 	for sc.Scan() {
-		m := benchLine.FindStringSubmatch(sc.Text())
+		line := sc.Text()
+		if m := failLine.FindStringSubmatch(line); m != nil {
+			failing = m[1]
+			if _, ok := failed[failing]; !ok {
+				failed[failing] = "failed (its output above)"
+			}
+			continue
+		}
+		if failing != "" {
+			if m := logLine.FindStringSubmatch(line); m != nil {
+				if failed[failing] == "failed (its output above)" {
+					failed[failing] = m[1]
+				}
+				continue
+			}
+			failing = ""
+		}
+		m := benchLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
@@ -113,7 +164,14 @@ func goBench(dir, pattern, benchtime string, count int, into results) error {
 			into[m[1]][fields[i+1]] = append(into[m[1]][fields[i+1]], v)
 		}
 	}
-	return nil
+}
+
+func throughputBenches() []string {
+	var benches []string
+	for _, p := range throughputPaths {
+		benches = append(benches, "BenchmarkThroughput/"+p.bench)
+	}
+	return benches
 }
 
 // throughputPaths are BenchmarkThroughput's sub-benchmarks, in table order.
@@ -144,8 +202,15 @@ func (s stat) String() string {
 	return fmt.Sprintf("%s (%s–%s)", num(s.median), num(s.min), num(s.max))
 }
 
+// addWaitMS is how long the agent waits for a pod's allocation before the
+// ADD fails (vrouter/agent/resolve.go, the conflist's default): a pod
+// whose ADD failed is "later than" it.
+const addWaitMS = 60000
+
 func num(v float64) string {
 	switch {
+	case math.IsInf(v, 1):
+		return "> " + strconv.Itoa(addWaitMS)
 	case v >= 100:
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case v >= 10:
@@ -157,7 +222,7 @@ func num(v float64) string {
 
 // render prints the table: one row per measure, the systems side by side,
 // then the targets.
-func render(r results, count int, took time.Duration) string {
+func render(r results, failed failures, count int, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Median of %d repetitions (min–max); ms unless said.\n\n", count)
 	b.WriteString("| pod plumbing (CNI through libcni, fresh netns) | Kontrail, 3 interfaces | Multus v4 + bridge + host-local, 3 interfaces | bridge + host-local, 1 interface (floor) |\n")
@@ -168,8 +233,14 @@ func render(r results, count int, took time.Duration) string {
 		{"samples per repetition", "samples"},
 	}
 	cell := func(bench, metric string) string {
-		if s, ok := r.stat(bench, metric); ok {
+		s, ok := r.stat(bench, metric)
+		switch why, bad := failed[bench]; {
+		case ok && bad:
+			return s.String() + " (" + failedCell(why) + ")"
+		case ok:
 			return s.String()
+		case bad:
+			return failedCell(why)
 		}
 		return "–"
 	}
@@ -201,6 +272,7 @@ func render(r results, count int, took time.Duration) string {
 		fmt.Fprintf(&b, "| %s | %s |\n", q, cell("BenchmarkPodLatency", q+"-ms"))
 	}
 	fmt.Fprintf(&b, "| pods per repetition | %s |\n", cell("BenchmarkPodLatency", "pods"))
+	fmt.Fprintf(&b, "| of them, ADDs that failed (counted as later than the %d ms the agent waits) | %s |\n", addWaitMS, cell("BenchmarkPodLatency", "failed-adds"))
 
 	b.WriteString("\n| footprint | |\n| --- | --- |\n")
 	for _, f := range []struct{ label, bench, metric string }{
@@ -234,7 +306,8 @@ func render(r results, count int, took time.Duration) string {
 		s1, ok1 := r.stat("BenchmarkThroughput/"+path.bench, "gbit/s-1stream")
 		s4, ok4 := r.stat("BenchmarkThroughput/"+path.bench, "gbit/s-4stream")
 		if !ok1 || !ok4 {
-			fmt.Fprintf(&b, "| %s | – | – | – |\n", path.label)
+			c := cell("BenchmarkThroughput/"+path.bench, "gbit/s-1stream")
+			fmt.Fprintf(&b, "| %s | %s | %s | – |\n", path.label, c, c)
 			continue
 		}
 		share := "–"
@@ -251,6 +324,15 @@ func render(r results, count int, took time.Duration) string {
 	atLeast("cross-node, 1 stream ≥ 70% of plain veth (the aim)", k1.median, 0.7*veth1.median, okK && okV1)
 	fmt.Fprintf(&b, "\n(`make bench`, %s)\n", took.Round(time.Second))
 	return b.String()
+}
+
+// failedCell is a failure's reason, fit for a table cell.
+func failedCell(why string) string {
+	why = strings.NewReplacer("|", "/", "\n", " ").Replace(why)
+	if r := []rune(why); len(r) > 160 {
+		why = string(r[:160]) + "…"
+	}
+	return "**failed**: " + why
 }
 
 // check writes a target's row: got against limit, at most (atMost) or at
