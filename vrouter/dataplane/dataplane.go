@@ -2,9 +2,10 @@
 // VirtualNetwork an isolated L2 domain, a bridge plus a VXLAN device whose
 // VNI is the network's id, with learning off and static forwarding entries
 // for every remote endpoint, flooding only to the nodes that host the
-// network. Reconcile makes the kernel match a desired state and removes
-// what Kontrail made that no longer has an owner, so it repairs drift and
-// cleans up after an agent restart alike.
+// network; a network with fabric forwarding has no VXLAN device and is
+// routed on the fabric instead (fabric.go). Reconcile makes the kernel
+// match a desired state and removes what Kontrail made that no longer has
+// an owner, so it repairs drift and cleans up after an agent restart alike.
 package dataplane
 
 import (
