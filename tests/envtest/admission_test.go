@@ -128,17 +128,18 @@ var _ = Describe("Admission of the core API", func() {
 			VirtualRouterIPAddress: "192.168.177.470"}}, "spec.virtualRouterIPAddress", "must be an IP address"),
 	)
 
-	It("warns about the VirtualNetwork fields Kontrail accepts and does not implement there", func() {
+	It("warns about the VirtualNetwork fields Kontrail accepts and does not implement there, or overrides", func() {
 		warnings := &warningRecorder{}
 		c := rest.CopyConfig(cfg)
 		c.WarningHandler = warnings
 		wc, err := client.New(c, client.Options{Scheme: scheme})
 		Expect(err).NotTo(HaveOccurred())
+		// fabricForwarding takes precedence over fabricSNAT: SNAT ignored,
+		// one warning (not the pod-network-only one besides).
 		vn := &corev1alpha1.VirtualNetwork{ObjectMeta: ns("vn-fabric"), Spec: corev1alpha1.VirtualNetworkSpec{FabricSNAT: true, FabricForwarding: true}}
 		Expect(wc.Create(ctx, vn)).To(Succeed())
 		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, vn))).To(Succeed()) })
-		Expect(warnings.all()).To(ConsistOf(ContainSubstring("spec.fabricSNAT is implemented on the cluster's pod network only"),
-			ContainSubstring("spec.fabricForwarding is not implemented")))
+		Expect(warnings.all()).To(ConsistOf(ContainSubstring("spec.fabricSNAT is ignored: spec.fabricForwarding takes precedence")))
 		// The pod network (kubemanager's label) implements fabricSNAT: no warning for it.
 		warnings.reset()
 		pod := &corev1alpha1.VirtualNetwork{ObjectMeta: ns("vn-pods"), Spec: corev1alpha1.VirtualNetworkSpec{FabricSNAT: true}}
@@ -146,18 +147,26 @@ var _ = Describe("Admission of the core API", func() {
 		Expect(wc.Create(ctx, pod)).To(Succeed())
 		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, pod))).To(Succeed()) })
 		Expect(warnings.all()).To(BeEmpty())
-		// An update warns again: the field is still there. The controller
-		// writes the network too, so the update is retried on a conflict, and
-		// only the last attempt's warnings count.
-		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			warnings.reset()
-			if err := wc.Get(ctx, client.ObjectKeyFromObject(vn), vn); err != nil {
-				return err
-			}
-			vn.Spec.FabricSNAT = false
-			return wc.Update(ctx, vn)
-		})).To(Succeed())
-		Expect(warnings.all()).To(ConsistOf(ContainSubstring("spec.fabricForwarding is not implemented")))
+		// An update warns too. The controller writes the network as well,
+		// so an update is retried on a conflict, and only the last
+		// attempt's warnings count.
+		update := func(snat, forwarding bool) {
+			GinkgoHelper()
+			Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				warnings.reset()
+				if err := wc.Get(ctx, client.ObjectKeyFromObject(vn), vn); err != nil {
+					return err
+				}
+				vn.Spec.FabricSNAT, vn.Spec.FabricForwarding = snat, forwarding
+				return wc.Update(ctx, vn)
+			})).To(Succeed())
+		}
+		// fabricSNAT alone, off the pod network: not implemented there.
+		update(true, false)
+		Expect(warnings.all()).To(ConsistOf(ContainSubstring("spec.fabricSNAT is implemented on the cluster's pod network only")))
+		// fabricForwarding alone is implemented on any network: no warning.
+		update(false, true)
+		Expect(warnings.all()).To(BeEmpty())
 	})
 
 	It("defaults valid objects: the seed's vn1, its subnet, a VMI and an InstanceIP", func() {

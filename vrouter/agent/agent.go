@@ -522,6 +522,12 @@ func (a *Agent) desired(ctx context.Context, ports []agentapi.Port) (dataplane.S
 			n.Gateways = a.gateways(ctx, vn)
 			n.FabricSNAT = vn.Spec.FabricSNAT
 		}
+		if vn.Spec.FabricForwarding {
+			// Routed on the fabric: the node routes it, as the pod network
+			// (its gateways on the bridge), and SNAT never applies.
+			n.FabricForwarding, n.FabricSNAT = true, false
+			n.Gateways = a.gateways(ctx, vn)
+		}
 		for _, vr := range routers.Items {
 			if vr.Name == a.cfg.NodeName {
 				continue

@@ -119,14 +119,19 @@ func (a *Agent) routedNetworks(ctx context.Context, local []string) (map[string]
 // router describes the router for the routed networks among state's.
 func (a *Agent) router(ctx context.Context, state dataplane.State, routed map[string][]string, ports []agentapi.Port,
 	routers []corev1alpha1.VirtualRouter) *dataplane.Router {
+	// A network with fabric forwarding is in the node's own routing table
+	// (its bridge holds its gateways and the gateway MAC): it has no leg,
+	// and no other network imports its routes on the router.
 	vnis := map[string]uint32{}
 	for _, n := range state.Networks {
-		vnis[n.Name] = n.VNI
+		if !n.FabricForwarding {
+			vnis[n.Name] = n.VNI
+		}
 	}
 	r := &dataplane.Router{NS: a.routerNS}
 	for _, n := range state.Networks {
 		imports, ok := routed[n.Name]
-		if !ok {
+		if !ok || n.FabricForwarding {
 			continue
 		}
 		rn := dataplane.RoutedNetwork{Name: n.Name, VNI: n.VNI}

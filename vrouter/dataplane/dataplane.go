@@ -2,12 +2,14 @@
 // VirtualNetwork an isolated L2 domain, a bridge plus a VXLAN device whose
 // VNI is the network's id, with learning off and static forwarding entries
 // for every remote endpoint, flooding only to the nodes that host the
-// network. Reconcile makes the kernel match a desired state and removes
-// what Kontrail made that no longer has an owner, so it repairs drift and
-// cleans up after an agent restart alike.
+// network; a network with fabric forwarding has no VXLAN device and is
+// routed on the fabric instead (fabric.go). Reconcile makes the kernel
+// match a desired state and removes what Kontrail made that no longer has
+// an owner, so it repairs drift and cleans up after an agent restart alike.
 package dataplane
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -68,8 +70,14 @@ type Network struct {
 	Remotes []Remote
 	// FabricSNAT: the network's traffic leaving the cluster through the
 	// fabric takes the node's address (its VirtualNetwork's fabricSNAT);
-	// the node does it for a network it routes (with Gateways).
+	// the node does it for a network it routes (with Gateways), unless
+	// the network has FabricForwarding.
 	FabricSNAT bool
+	// FabricForwarding: the network is routed on the fabric, without the
+	// overlay (its VirtualNetwork's fabricForwarding; fabric.go): no VXLAN
+	// device, the node routes it (it needs Gateways), a host route per
+	// remote address via its node, proxy ARP on the bridge, no SNAT.
+	FabricForwarding bool
 }
 
 // Remote is a pod interface on another node.
@@ -129,13 +137,20 @@ func Reconcile(s State) error {
 		want[k] = true
 	}
 	for _, n := range s.Networks {
-		want[BridgeName(n.VNI)], want[VxlanName(n.VNI)] = true, true
+		want[BridgeName(n.VNI)] = true
+		if !n.FabricForwarding {
+			want[VxlanName(n.VNI)] = true // a forwarding network's goes, its forwarding entries with it
+		}
 		for _, p := range n.Ports {
 			want[p] = true
 		}
 		if err := reconcileNetwork(s, fabric, n); err != nil {
 			errs = append(errs, fmt.Errorf("network %s (VNI %d): %w", n.Name, n.VNI, err))
 		}
+	}
+	// Always: with no forwarding network, the routes of one that was go.
+	if err := reconcileFabricRoutes(s.Networks, fabric); err != nil {
+		errs = append(errs, err)
 	}
 	if err := reconcileHostPorts(s.HostPorts, s.Networks); err != nil {
 		errs = append(errs, err)
@@ -189,15 +204,43 @@ func reconcileNetwork(s State, fabric netlink.Link, n Network) error {
 		if err := ensureGatewayMAC(br, n.VNI); err != nil {
 			return err
 		}
-		if err := ensureRemoteNeighbours(br, n.Remotes); err != nil {
+		// A forwarding network's remote endpoints are behind the fabric
+		// link (host routes), not on the bridge.
+		remotes := n.Remotes
+		if n.FabricForwarding {
+			remotes = nil
+		}
+		if err := ensureRemoteNeighbours(br, remotes); err != nil {
 			return err
 		}
-	}
-	vx, err := ensureVxlan(VxlanName(n.VNI), n.VNI, s, fabric, br)
-	if err != nil {
+	} else if err := dropGatewayMAC(br, n.VNI); err != nil {
 		return err
 	}
+	// Proxy ARP on a forwarding network's bridge (fabric.go), off on the
+	// others (a network whose forwarding was turned off). The mode the
+	// network had: a bridge with proxy ARP was forwarding, one with a
+	// VXLAN device was not.
+	wasForwarding := proxyARP(br)
+	if err := setProxyARP(br, n.FabricForwarding); err != nil {
+		return err
+	}
+	var vx netlink.Link
 	var errs []error
+	if n.FabricForwarding {
+		// The VXLAN device goes now, before the announcement, which it
+		// would carry to the other nodes' pods.
+		if l, err := netlink.LinkByName(VxlanName(n.VNI)); err == nil {
+			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+				return fmt.Errorf("failed to remove %s: %w", VxlanName(n.VNI), err)
+			}
+			// Overlay to forwarding: the other nodes' pods are at the gateway MAC.
+			if err := announce(br, n.Remotes, func(Remote) net.HardwareAddr { return GatewayMAC(n.VNI) }); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else if vx, err = ensureVxlan(VxlanName(n.VNI), n.VNI, s, fabric, br); err != nil {
+		return err
+	}
 	// On a network the node routes, a pod reaching a Service that it backs
 	// itself (hairpin) gets its own packet back through its port: br
 	// netfilter bridges the translated frame to where it goes, the port it
@@ -208,8 +251,16 @@ func reconcileNetwork(s State, fabric netlink.Link, n Network) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := ensureFDB(vx, n.Remotes); err != nil {
-		errs = append(errs, err)
+	if vx != nil {
+		if err := ensureFDB(vx, n.Remotes); err != nil {
+			errs = append(errs, err)
+		}
+		if wasForwarding {
+			// Forwarding to overlay: the other nodes' pods are at their own MACs.
+			if err := announce(br, n.Remotes, func(r Remote) net.HardwareAddr { return r.MAC }); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -248,7 +299,9 @@ func ensureBridge(name string, mtu int) (netlink.Link, error) {
 	return l, nil
 }
 
-// ensureAddrs puts the gateways on the bridge. An IPv4 gateway has scope
+// ensureAddrs makes the bridge's addresses the gateways (IPv6 link-local
+// addresses, the kernel's, aside): a gateway a network no longer has (its
+// forwarding turned off) goes. An IPv4 gateway has scope
 // link: every node holds the same gateway address, so it must never be
 // the source the node picks for a packet that may reach another node's
 // pod (it would answer its own node's gateway). With no global address
@@ -279,6 +332,20 @@ func ensureAddrs(l netlink.Link, cidrs []string) error {
 		}
 		if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("failed to add %s to %s: %w", c, l.Attrs().Name, err)
+		}
+	}
+	for _, a := range have {
+		if a.IP.IsLinkLocalUnicast() && a.IP.To4() == nil {
+			continue
+		}
+		if slices.ContainsFunc(cidrs, func(c string) bool {
+			want, err := netlink.ParseAddr(c)
+			return err == nil && want.IPNet.String() == a.IPNet.String()
+		}) {
+			continue
+		}
+		if err := netlink.AddrDel(l, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			return fmt.Errorf("failed to remove %s from %s: %w", a.IPNet, l.Attrs().Name, err)
 		}
 	}
 	return nil
@@ -534,6 +601,25 @@ func ensureGatewayMAC(br netlink.Link, vni uint32) error {
 		if err := netlink.LinkSetHardwareAddr(br, mac); err != nil {
 			return fmt.Errorf("failed to set the gateway MAC of %s: %w", br.Attrs().Name, err)
 		}
+	}
+	return nil
+}
+
+// dropGatewayMAC gives the bridge of a network the node does not route (any
+// longer) a MAC of its own: with the gateway MAC it would take the frames
+// a pod sends to its gateway, the router's leg on it (router.go), whose MAC
+// is the same.
+func dropGatewayMAC(br netlink.Link, vni uint32) error {
+	if !slices.Equal(br.Attrs().HardwareAddr, GatewayMAC(vni)) {
+		return nil
+	}
+	mac := make(net.HardwareAddr, 6)
+	if _, err := rand.Read(mac); err != nil {
+		return err
+	}
+	mac[0] = mac[0]&0xfe | 0x02 // unicast, locally administered
+	if err := netlink.LinkSetHardwareAddr(br, mac); err != nil {
+		return fmt.Errorf("failed to give %s a MAC of its own: %w", br.Attrs().Name, err)
 	}
 	return nil
 }

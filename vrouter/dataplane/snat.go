@@ -12,7 +12,7 @@ import (
 // the node routes whose VirtualNetwork has fabricSNAT (the pod network's
 // default, as CN2's) leaves the cluster through the fabric with the
 // node's address. Traffic between its pods, carried by the overlay,
-// never passes it.
+// never passes it. A network with fabricForwarding has none (fabric.go).
 const SNATTable = "kontrail-snat"
 
 // reconcileSNAT makes the SNAT table hold a masquerade rule for each IPv4
@@ -22,7 +22,7 @@ const SNATTable = "kontrail-snat"
 func reconcileSNAT(networks []Network, fabricLink string) error {
 	var prefixes []*net.IPNet
 	for _, n := range networks {
-		if !n.FabricSNAT {
+		if !n.FabricSNAT || n.FabricForwarding { // forwarding takes precedence: the pods leave with their own addresses
 			continue
 		}
 		for _, gw := range n.Gateways {

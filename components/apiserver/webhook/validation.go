@@ -43,18 +43,19 @@ func ValidateRouteTargets(rts []corev1alpha1.RouteTargetString, path *field.Path
 
 // VirtualNetworkWarnings are the admission warnings of a VirtualNetwork:
 // the fields it sets that Kontrail accepts (CN2's users set them) and does
-// not implement on it. fabricSNAT is implemented on the cluster's pod
-// network (LabelDefaultNetwork=pod), the network every node routes;
-// fabricForwarding nowhere: the overlay carries every network.
+// not implement on it, or overrides. fabricSNAT is implemented on the
+// cluster's pod network (LabelDefaultNetwork=pod), the network every node
+// routes; fabricForwarding on any network, and it takes precedence over
+// fabricSNAT (as in CN2: the pods leave with their own addresses).
 func VirtualNetworkWarnings(vn *corev1alpha1.VirtualNetwork) admission.Warnings {
 	var w admission.Warnings
-	if vn.Spec.FabricSNAT && vn.Labels[corev1alpha1.LabelDefaultNetwork] != corev1alpha1.DefaultNetworkPod {
+	switch {
+	case vn.Spec.FabricSNAT && vn.Spec.FabricForwarding:
+		w = append(w, "spec.fabricSNAT is ignored: spec.fabricForwarding takes precedence (the network is routed on the fabric "+
+			"and its pods leave the cluster with their own addresses, not their node's)")
+	case vn.Spec.FabricSNAT && vn.Labels[corev1alpha1.LabelDefaultNetwork] != corev1alpha1.DefaultNetworkPod:
 		w = append(w, "spec.fabricSNAT is implemented on the cluster's pod network only: this network's traffic does not leave "+
 			"the cluster through its node's address (its pods leave through their eth0, the pod network)")
-	}
-	if vn.Spec.FabricForwarding {
-		w = append(w, "spec.fabricForwarding is not implemented: the network is carried by the overlay (VXLAN between nodes), "+
-			"not routed on the fabric")
 	}
 	return w
 }

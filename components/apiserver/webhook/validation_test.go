@@ -126,8 +126,10 @@ func TestVirtualNetworkWarnings(t *testing.T) {
 		{"fabricSNAT on the pod network", pod, true, false, nil},
 		{"fabricSNAT on another network", nil, true, false, []string{"spec.fabricSNAT"}},
 		{"fabricSNAT on the service network", service, true, false, []string{"spec.fabricSNAT"}},
-		{"fabricForwarding on the pod network", pod, false, true, []string{"spec.fabricForwarding"}},
-		{"both on a NAD's network", nil, true, true, []string{"spec.fabricSNAT", "spec.fabricForwarding"}},
+		{"fabricForwarding on the pod network", pod, false, true, nil},
+		{"fabricForwarding on a NAD's network", nil, false, true, nil},
+		{"both on a NAD's network: SNAT ignored", nil, true, true, []string{"spec.fabricSNAT is ignored: spec.fabricForwarding takes precedence"}},
+		{"both on the pod network: SNAT ignored", pod, true, true, []string{"spec.fabricSNAT is ignored"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vn := &corev1alpha1.VirtualNetwork{}

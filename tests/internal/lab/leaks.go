@@ -17,8 +17,8 @@ var podNetworkRoute = regexp.MustCompile(`^10\.244\.0\.0/16 dev kbr\d+ `)
 // (VirtualMachines, their interfaces, InstanceIPs but the services'),
 // endpoints the VirtualRouters still publish, and on each node the pods'
 // host ends (kv*), router legs (kr*), forwarding entries to other nodes or
-// pinned on the bridges, and routes over the networks' bridges but the
-// default pod network's. What could not be looked at (the apiserver not
+// pinned on the bridges, routes over the networks' bridges but the
+// default pod network's, and fabric forwarding's host routes. What could not be looked at (the apiserver not
 // answering) is a leftover too, so that a wait on the list goes on and a
 // check that fails says why.
 func (l *Lab) Leftovers(ctx context.Context, n int) []string {
@@ -100,6 +100,14 @@ func (l *Lab) Leftovers(ctx context.Context, n int) []string {
 		for _, line := range strings.Split(run("ip", "route", "show"), "\n") {
 			if strings.Contains(line, " dev kbr") && !podNetworkRoute.MatchString(line) {
 				out = append(out, netns+": route "+line)
+			}
+		}
+		// Fabric forwarding's host routes (protocol 75) go with their pods.
+		for _, family := range []string{"-4", "-6"} {
+			for _, line := range strings.Split(strings.TrimSpace(run("ip", family, "route", "show", "proto", "75")), "\n") {
+				if line != "" && !ofAddon(line) {
+					out = append(out, netns+": fabric route "+line)
+				}
 			}
 		}
 	}
