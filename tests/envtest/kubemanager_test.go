@@ -152,6 +152,12 @@ var _ = Describe("kubemanager", func() {
 		Eventually(stateOf(svc)).Should(Equal("Success"))
 		Expect(update(svc, func(vn *corev1alpha1.VirtualNetwork) { vn.Spec.V4SubnetReference = nil })).To(Succeed())
 		Eventually(func() *corev1alpha1.ResourceReference { return get(svc).Spec.V4SubnetReference }).ShouldNot(BeNil())
+		// A label edited (no new generation: kubemanager skips status-only
+		// changes, not this) is repaired too.
+		Expect(update(svc, func(vn *corev1alpha1.VirtualNetwork) {
+			vn.Labels[corev1alpha1.LabelDefaultNetwork] = corev1alpha1.DefaultNetworkPod
+		})).To(Succeed())
+		Eventually(func() string { return get(svc).Labels[corev1alpha1.LabelDefaultNetwork] }).Should(Equal(corev1alpha1.DefaultNetworkService))
 	})
 
 	It("replays seed 004: NAD vn1, its network, pod vn1-pod with eth0 and eth1, VN recreated, all removed", func() {

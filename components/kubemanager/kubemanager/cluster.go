@@ -68,9 +68,15 @@ func (r *ClusterNetworkReconciler) Reconcile(ctx context.Context, _ ctrl.Request
 
 // Ensure makes or repairs the cluster namespace and default networks.
 func (r *ClusterNetworkReconciler) Ensure(ctx context.Context) error {
+	// Read first: a create answered AlreadyExists is still a write the
+	// apiserver pays for, and this runs at every change of the networks.
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.Config.Namespace}}
-	if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("failed to create namespace %s: %w", ns.Name, err)
+	if err := r.Get(ctx, client.ObjectKeyFromObject(ns), ns); apierrors.IsNotFound(err) {
+		if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("failed to create namespace %s: %w", ns.Name, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("failed to read namespace %s: %w", ns.Name, err)
 	}
 	for _, n := range []struct {
 		name, v4, v6 string
@@ -137,11 +143,14 @@ func (r *ClusterNetworkReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetNamespace() == r.Config.Namespace && o.GetLabels()[corev1alpha1.LabelClusterName] == r.Config.ClusterName
 	})
+	// What Ensure sets is spec and labels: a status write (the pod
+	// subnet's usage, after nearly every pod) is not a change to repair.
+	changed := predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("clusternetwork").
-		For(&corev1alpha1.VirtualNetwork{}, builder.WithPredicates(mine)).
+		For(&corev1alpha1.VirtualNetwork{}, builder.WithPredicates(mine, changed)).
 		Watches(&corev1alpha1.Subnet{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []ctrl.Request {
 			return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: r.Config.Namespace, Name: r.Config.PodNetwork}}}
-		}), builder.WithPredicates(mine)).
+		}), builder.WithPredicates(mine, changed)).
 		Complete(r)
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
@@ -266,6 +267,24 @@ func render(r results, failed failures, count int, took time.Duration) string {
 	fmt.Fprintf(&b, "| floor: an unthrottled client creating as many objects as Kontrail made for them, same apiserver and admission | %s | %s |\n",
 		cell("BenchmarkPodBurst", "floor-pods/s"), cell("BenchmarkPodBurst", "floor-s/1000pods"))
 	fmt.Fprintf(&b, "| ratio (Kontrail / floor) | %s | |\n", cell("BenchmarkPodBurst", "ratio-to-floor"))
+
+	b.WriteString("\n| apiserver writes per pod during the burst (its apiserver_request_total; every writer, the bench's own pod creates left out) | writes/pod |\n| --- | --- |\n")
+	fmt.Fprintf(&b, "| all | %s |\n", cell("BenchmarkPodBurst", "writes/pod"))
+	var byWhat []string
+	for metric := range r["BenchmarkPodBurst"] {
+		if strings.HasPrefix(metric, "writes/pod:") {
+			byWhat = append(byWhat, metric)
+		}
+	}
+	slices.SortFunc(byWhat, func(x, y string) int {
+		sx, _ := r.stat("BenchmarkPodBurst", x)
+		sy, _ := r.stat("BenchmarkPodBurst", y)
+		return cmp.Or(cmp.Compare(sy.median, sx.median), strings.Compare(x, y))
+	})
+	for _, metric := range byWhat {
+		resource, verb, _ := strings.Cut(strings.TrimPrefix(metric, "writes/pod:"), ":")
+		fmt.Fprintf(&b, "| %s %s | %s |\n", verb, resource, cell("BenchmarkPodBurst", metric))
+	}
 
 	fmt.Fprintf(&b, "\n| pod networking latency at a steady 20 pods/s: creation to a successful CNI ADD | %s |\n| --- | --- |\n", "ms")
 	for _, q := range []string{"p50", "p90", "p99"} {
