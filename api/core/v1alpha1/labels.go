@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "fmt"
+
 // Labels and annotations that Kontrail components read and write on the
 // core objects. The names are CN2's where CN2 has one.
 const (
@@ -60,3 +62,22 @@ const (
 // the only thing of a pod it may change (its ValidatingAdmissionPolicy,
 // rendered by the operator, holds it to that).
 var PodAnnotationsOfKubemanager = []string{AnnotationNetworkStatus, AnnotationNetworksStatus, AnnotationPodProblem, AnnotationVMUUID}
+
+// CheckNetworkCluster says why an interface of cluster (its
+// VirtualMachineInterface's clusterName) may not be on vn: the network
+// belongs to another cluster (another kubemanager) by its
+// LabelClusterName, else by its NAD's AnnotationNADClusterName. It is ""
+// when the interface may, or when either cluster is not known. The
+// apiserver's webhook refuses such an interface of any writer;
+// kubemanager checks its own before it makes them, since the webhook
+// skips its account.
+func CheckNetworkCluster(cluster string, vn *VirtualNetwork) string {
+	owner := vn.Labels[LabelClusterName]
+	if owner == "" {
+		owner = vn.Annotations[AnnotationNADClusterName]
+	}
+	if cluster == "" || owner == "" || owner == cluster {
+		return ""
+	}
+	return fmt.Sprintf("VirtualNetwork %s/%s belongs to cluster %q, not to this interface's cluster %q", vn.Namespace, vn.Name, owner, cluster)
+}

@@ -82,31 +82,7 @@ func TestDefaultOtherKinds(t *testing.T) {
 	DefaultRouteTarget(rt)
 	g.Expect(rt.Spec.FQName).To(Equal([]string{"target-64512-8000009"}))
 
-	vm := &corev1alpha1.VirtualMachine{ObjectMeta: meta("", "k8s-vn1-pod-c478b06e"), Spec: corev1alpha1.VirtualMachineSpec{
-		ServerNamespace: "default", ServerName: "vn1-pod"}}
-	DefaultVirtualMachine(vm)
-	g.Expect(vm.Spec.ServerType).To(Equal(corev1alpha1.ServerTypeContainer))
-	g.Expect(vm.Spec.Workload).To(Equal("/default/vn1-pod"))
-	g.Expect(vm.Spec.FQName).To(Equal([]string{"k8s-vn1-pod-c478b06e"}))
-
-	vmi := &corev1alpha1.VirtualMachineInterface{ObjectMeta: meta("default", "vn1-pod-b03c1981"), Spec: corev1alpha1.VirtualMachineInterfaceSpec{
-		VirtualNetworkReference:  corev1alpha1.ResourceReference{Name: "vn1"},
-		VirtualMachineReferences: []corev1alpha1.ResourceReference{{Name: "k8s-vn1-pod-c478b06e"}},
-	}}
-	DefaultVirtualMachineInterface(vmi)
-	g.Expect(vmi.Spec.VirtualNetworkReference.Namespace).To(Equal("default"))
-	g.Expect(vmi.Spec.VirtualNetworkReference.Kind).To(Equal("VirtualNetwork"))
-	g.Expect(vmi.Spec.VirtualMachineReferences[0].Kind).To(Equal("VirtualMachine"))
-	g.Expect(vmi.Spec.VirtualMachineReferences[0].Namespace).To(BeEmpty())
-
-	for addr, family := range map[string]corev1alpha1.IPFamily{"": "v4", "172.16.10.2": "v4", "fd00:10::2": "v6"} {
-		iip := &corev1alpha1.InstanceIP{ObjectMeta: meta("", "iip"), Spec: corev1alpha1.InstanceIPSpec{
-			InstanceIPAddress: addr, VirtualNetworkReference: corev1alpha1.ResourceReference{Namespace: "default", Name: "vn1"}}}
-		DefaultInstanceIP(iip)
-		g.Expect(iip.Spec.InstanceIPFamily).To(Equal(family), "family of %q", addr)
-		g.Expect(iip.Spec.VirtualNetworkReference.Kind).To(Equal("VirtualNetwork"))
-	}
-
+	// VirtualMachine, VirtualMachineInterface and InstanceIP: api/core/v1alpha1/defaults_test.go.
 	vr := &corev1alpha1.VirtualRouter{ObjectMeta: meta("", "node-1")}
 	DefaultVirtualRouter(vr)
 	g.Expect(vr.Spec.FQName).To(Equal([]string{"default-global-system-config", "node-1"}))

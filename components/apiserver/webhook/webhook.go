@@ -161,14 +161,14 @@ func Setup(mgr ctrl.Manager) error {
 		register(mgr, &corev1alpha1.RouteTarget{}, &kindWebhook[*corev1alpha1.RouteTarget]{
 			defaults: DefaultRouteTarget, validate: onlyObject(ValidateRouteTarget, nil)}),
 		register(mgr, &corev1alpha1.VirtualMachine{}, &kindWebhook[*corev1alpha1.VirtualMachine]{
-			defaults: DefaultVirtualMachine, validate: onlyObject(ValidateVirtualMachine, nil)}),
+			defaults: corev1alpha1.DefaultVirtualMachine, validate: onlyObject(ValidateVirtualMachine, nil)}),
 		register(mgr, &corev1alpha1.VirtualMachineInterface{}, &kindWebhook[*corev1alpha1.VirtualMachineInterface]{
-			defaults: DefaultVirtualMachineInterface, validate: validateVirtualMachineInterface,
+			defaults: corev1alpha1.DefaultVirtualMachineInterface, validate: validateVirtualMachineInterface,
 			refuseDelete: func(ctx context.Context, r client.Reader, vmi *corev1alpha1.VirtualMachineInterface) (string, error) {
 				return heldByPlugged(ctx, r, vmi, fmt.Sprintf("VirtualMachineInterface %s/%s is interface %s", vmi.Namespace, vmi.Name, vmi.Spec.InterfaceName))
 			}}),
 		register(mgr, &corev1alpha1.InstanceIP{}, &kindWebhook[*corev1alpha1.InstanceIP]{
-			defaults: DefaultInstanceIP, validate: validateInstanceIP,
+			defaults: corev1alpha1.DefaultInstanceIP, validate: validateInstanceIP,
 			refuseDelete: func(ctx context.Context, r client.Reader, iip *corev1alpha1.InstanceIP) (string, error) {
 				return heldByPlugged(ctx, r, iip, fmt.Sprintf("InstanceIP %s holds address %s", iip.Name, iip.Spec.InstanceIPAddress))
 			}}),
@@ -415,15 +415,10 @@ func getNetwork(ctx context.Context, r client.Reader, ref corev1alpha1.ResourceR
 // validateSameCluster rejects a reference from an object of one cluster to
 // a network that belongs to another cluster (another kubemanager).
 func validateSameCluster(cluster string, vn *corev1alpha1.VirtualNetwork) field.ErrorList {
-	owner := vn.Labels[corev1alpha1.LabelClusterName]
-	if owner == "" {
-		owner = vn.Annotations[corev1alpha1.AnnotationNADClusterName]
+	if why := corev1alpha1.CheckNetworkCluster(cluster, vn); why != "" {
+		return field.ErrorList{field.Invalid(specPath.Child("virtualNetworkReference"), vn.Namespace+"/"+vn.Name, why)}
 	}
-	if cluster == "" || owner == "" || owner == cluster {
-		return nil
-	}
-	return field.ErrorList{field.Invalid(specPath.Child("virtualNetworkReference"), vn.Namespace+"/"+vn.Name,
-		fmt.Sprintf("VirtualNetwork %s/%s belongs to cluster %q, not to this interface's cluster %q", vn.Namespace, vn.Name, owner, cluster))}
+	return nil
 }
 
 func plural(n int, one, many string) string {
