@@ -13,9 +13,11 @@ const (
 	IPFamilyV6 IPFamily = "v6"
 )
 
-// InstanceIPSpec is the desired state of an InstanceIP.
+// InstanceIPSpec is the desired state of an InstanceIP. An address needs
+// its instanceIPFamily (defaulted from the address) and stays once set.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.instanceIPAddress) || !has(self.instanceIPFamily) || !isIP(self.instanceIPAddress) || (ip(self.instanceIPAddress).family() == 4) == (self.instanceIPFamily == 'v4')",message="instanceIPAddress is not of instanceIPFamily"
+// +kubebuilder:validation:XValidation:rule="!has(self.instanceIPAddress) || !isIP(self.instanceIPAddress) || (has(self.instanceIPFamily) && (ip(self.instanceIPAddress).family() == 4) == (self.instanceIPFamily == 'v4'))",fieldPath=".instanceIPAddress",message="is not of instanceIPFamily",messageExpression="'\"' + self.instanceIPAddress + '\": ' + (has(self.instanceIPFamily) ? 'is not of instanceIPFamily ' + self.instanceIPFamily : 'needs its instanceIPFamily (v4 or v6)')"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.instanceIPAddress) || has(self.instanceIPAddress)",fieldPath=".instanceIPAddress",message="is immutable once set",messageExpression="'\"\": is immutable once set (was ' + oldSelf.instanceIPAddress + ')'"
 type InstanceIPSpec struct {
 	CommonSpec `json:",inline"`
 
@@ -24,7 +26,7 @@ type InstanceIPSpec struct {
 	// writes it here.
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="must be an IP address"
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="is immutable once set"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="is immutable once set",messageExpression="'is immutable once set (was ' + oldSelf + ')'"
 	// +optional
 	InstanceIPAddress string `json:"instanceIPAddress,omitempty"`
 
@@ -32,9 +34,12 @@ type InstanceIPSpec struct {
 	// +optional
 	InstanceIPFamily IPFamily `json:"instanceIPFamily,omitempty"`
 
-	// VirtualNetworkReference is the network the address comes from. It cannot change.
+	// VirtualNetworkReference is the network the address comes from, by
+	// namespace and name. It cannot change.
 	// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind == 'VirtualNetwork'",message="must reference a VirtualNetwork"
-	// +kubebuilder:validation:XValidation:rule="self.name == oldSelf.name && (has(self.__namespace__) ? self.__namespace__ : '') == (has(oldSelf.__namespace__) ? oldSelf.__namespace__ : '')",message="is immutable"
+	// +kubebuilder:validation:XValidation:rule="self.name != ''",fieldPath=".name",reason=FieldValueRequired,message="the VirtualNetwork's name"
+	// +kubebuilder:validation:XValidation:rule="has(self.__namespace__) && self.__namespace__ != ''",fieldPath=".namespace",reason=FieldValueRequired,message="an InstanceIP is cluster-scoped: name the VirtualNetwork's namespace"
+	// +kubebuilder:validation:XValidation:rule="self.name == oldSelf.name && (has(self.__namespace__) ? self.__namespace__ : '') == (has(oldSelf.__namespace__) ? oldSelf.__namespace__ : '')",message="is immutable",messageExpression="'\"' + (has(self.__namespace__) ? self.__namespace__ : '') + '/' + self.name + '\": is immutable (was ' + (has(oldSelf.__namespace__) ? oldSelf.__namespace__ : '') + '/' + oldSelf.name + ')'"
 	// +required
 	VirtualNetworkReference ResourceReference `json:"virtualNetworkReference"`
 

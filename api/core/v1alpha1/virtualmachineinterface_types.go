@@ -23,7 +23,8 @@ type VirtualMachineInterfaceSpec struct {
 
 	// VirtualNetworkReference is the network the interface is on. It cannot change.
 	// +kubebuilder:validation:XValidation:rule="!has(self.kind) || self.kind == 'VirtualNetwork'",message="must reference a VirtualNetwork"
-	// +kubebuilder:validation:XValidation:rule="self.name == oldSelf.name && (has(self.__namespace__) ? self.__namespace__ : '') == (has(oldSelf.__namespace__) ? oldSelf.__namespace__ : '')",message="is immutable"
+	// +kubebuilder:validation:XValidation:rule="self.name != ''",fieldPath=".name",reason=FieldValueRequired,message="the VirtualNetwork's name"
+	// +kubebuilder:validation:XValidation:rule="self.name == oldSelf.name && (has(self.__namespace__) ? self.__namespace__ : '') == (has(oldSelf.__namespace__) ? oldSelf.__namespace__ : '')",message="is immutable",messageExpression="'\"' + (has(self.__namespace__) ? self.__namespace__ : '') + '/' + self.name + '\": is immutable (was ' + (has(oldSelf.__namespace__) ? oldSelf.__namespace__ : '') + '/' + oldSelf.name + ')'"
 	// +required
 	VirtualNetworkReference ResourceReference `json:"virtualNetworkReference"`
 
