@@ -107,6 +107,7 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		iip.Annotations[AnnotationAllocated] = record
 		iip.Spec.InstanceIPAddress = addr.String()
 		controllerutil.AddFinalizer(iip, FinalizerInstanceIP)
+		corev1alpha1.DefaultInstanceIP(iip) // admission skips the controller's writes of this kind
 		if err := r.Patch(ctx, iip, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			if apierrors.IsNotFound(err) {
 				r.State.ReleaseAddress(iip.UID)

@@ -144,6 +144,7 @@ func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req c
 		vmi.Annotations[AnnotationAllocated] = mac
 		controllerutil.AddFinalizer(vmi, FinalizerMACDeallocation)
 		vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress = []corev1alpha1.MACAddress{corev1alpha1.MACAddress(mac)}
+		corev1alpha1.DefaultVirtualMachineInterface(vmi) // admission skips the controller's writes of this kind
 		if err := r.Patch(ctx, vmi, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			if apierrors.IsNotFound(err) {
 				r.State.MACs.Release(vmi.UID)

@@ -153,6 +153,7 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 			Labels: podLabels(pod), Annotations: annotations},
 			Spec: corev1alpha1.VirtualMachineSpec{ServerType: corev1alpha1.ServerTypeContainer,
 				ServerNamespace: pod.Namespace, ServerName: pod.Name}}
+		corev1alpha1.DefaultVirtualMachine(vm)
 		if err := r.Create(ctx, vm); err != nil && !apierrors.IsAlreadyExists(err) {
 			return ctrl.Result{}, fmt.Errorf("failed to create VirtualMachine %s: %w", vm.Name, err)
 		}
@@ -387,6 +388,11 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 		if ifc.mac != "" {
 			vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress = []corev1alpha1.MACAddress{corev1alpha1.MACAddress(ifc.mac)}
 		}
+		// Admission skips kubemanager's writes of this kind: what the webhook adds to the CRD's checks is done here.
+		corev1alpha1.DefaultVirtualMachineInterface(vmi)
+		if why := corev1alpha1.CheckNetworkCluster(vmi.Spec.ClusterName, vn); why != "" {
+			return st, "", invalid("interface %s: spec.virtualNetworkReference: %s", ifc.name, why), nil
+		}
 		if err := r.Create(ctx, vmi); err != nil {
 			if apierrors.IsInvalid(err) {
 				return st, "", invalid("interface %s: %v", ifc.name, err), nil
@@ -423,6 +429,7 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 					iip.Spec.InstanceIPAddress = ip
 				}
 			}
+			corev1alpha1.DefaultInstanceIP(iip)
 			if err := r.Create(ctx, iip); err != nil {
 				if apierrors.IsInvalid(err) {
 					return st, "", invalid("interface %s: %v", ifc.name, err), nil

@@ -71,6 +71,7 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			Spec: corev1alpha1.InstanceIPSpec{InstanceIPAddress: addr, InstanceIPFamily: family,
 				VirtualNetworkReference: corev1alpha1.ResourceReference{Kind: "VirtualNetwork",
 					Namespace: r.Config.Namespace, Name: r.Config.ServiceNetwork}}}
+		corev1alpha1.DefaultInstanceIP(iip)
 		if err := r.Create(ctx, iip); err != nil && !apierrors.IsAlreadyExists(err) {
 			if apierrors.IsInvalid(err) {
 				r.Recorder.Eventf(svc, nil, "Warning", "ClusterIPNotOnServiceNetwork", "ReserveClusterIP",
