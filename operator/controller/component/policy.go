@@ -23,7 +23,7 @@ type Policy struct {
 // the component's ClusterRole, matching the pods' ServiceAccount's user.
 func (w *Workload) RenderPolicy(p *Policy, kind string) (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
 	role, _ := w.RenderRBAC(nil, kind)
-	user := "system:serviceaccount:" + w.Owner.GetNamespace() + ":" + w.ServiceAccountName()
+	user := w.UserName()
 	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: *role.ObjectMeta.DeepCopy(),
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy:    ptr.To(admissionregistrationv1.Fail),

@@ -66,6 +66,18 @@ func (w *Workload) ServiceAccountName() string {
 	return w.Name
 }
 
+// UserName is the username the pods' requests carry:
+// system:serviceaccount:<namespace>:<account>.
+func (w *Workload) UserName() string {
+	return "system:serviceaccount:" + w.Owner.GetNamespace() + ":" + w.ServiceAccountName()
+}
+
+// UserName is the username of the pods of a resource, whose workload is
+// named after it (as every Kontrail resource's is), without rendering it.
+func UserName(owner commonv1alpha1.Component) string {
+	return (&Workload{Owner: owner, Name: owner.GetName()}).UserName()
+}
+
 // ClusterScopedName names the cluster-scoped objects of a namespaced resource.
 func ClusterScopedName(owner metav1.Object) string {
 	return "kontrail-" + owner.GetNamespace() + "-" + owner.GetName()

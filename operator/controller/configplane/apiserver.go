@@ -171,10 +171,42 @@ func (h webhooks) ensureService(ctx context.Context, a *configplanev1alpha1.ApiS
 	return nil
 }
 
+// ComponentUsers are the usernames of the pods of every Controller and
+// Kubemanager in the cluster, whatever their namespace (the samples put
+// the Kubemanager in another namespace than the ApiServer and the
+// Controller): the webhooks of the kinds whose every check the CRDs also
+// make skip their writes (config/webhook.Configurations). Anyone who may
+// create a Controller or Kubemanager gets its ClusterRole bound to its
+// account by the operator, which already lets that account write these
+// kinds; the CRDs' CEL still checks every write.
+func ComponentUsers(ctx context.Context, c client.Reader) ([]string, error) {
+	var users []string
+	var controllers configplanev1alpha1.ControllerList
+	if err := c.List(ctx, &controllers); err != nil {
+		return nil, fmt.Errorf("failed to list Controllers: %w", err)
+	}
+	for i := range controllers.Items {
+		users = append(users, component.UserName(&controllers.Items[i]))
+	}
+	var kubemanagers configplanev1alpha1.KubemanagerList
+	if err := c.List(ctx, &kubemanagers); err != nil {
+		return nil, fmt.Errorf("failed to list Kubemanagers: %w", err)
+	}
+	for i := range kubemanagers.Items {
+		users = append(users, component.UserName(&kubemanagers.Items[i]))
+	}
+	return users, nil
+}
+
 // ensureConfigurations installs the generated webhook configurations,
-// pointed at this ApiServer's Service and trusting its CA.
+// pointed at this ApiServer's Service and trusting its CA, skipping the
+// components' writes where the CRDs check all the webhooks would.
 func (h webhooks) ensureConfigurations(ctx context.Context, a *configplanev1alpha1.ApiServer, caBundle []byte) error {
-	genMutating, genValidating, err := webhook.Configurations()
+	users, err := ComponentUsers(ctx, h.Client)
+	if err != nil {
+		return err
+	}
+	genMutating, genValidating, err := webhook.Configurations(users...)
 	if err != nil {
 		return err
 	}

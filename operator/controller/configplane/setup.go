@@ -52,6 +52,8 @@ func SetupWithManager(mgr manager.Manager, images Images, version string) error 
 		},
 		Rules:  apiRules,
 		Addons: []component.Addon[*configplanev1alpha1.ApiServer]{crdCheck{c}, webhooks{Client: c, now: time.Now}},
+		// The webhooks skip the writes of every Controller's and Kubemanager's account (ComponentUsers).
+		Watches: []client.Object{&configplanev1alpha1.Controller{}, &configplanev1alpha1.Kubemanager{}},
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
