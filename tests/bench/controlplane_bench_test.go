@@ -22,7 +22,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
@@ -78,21 +77,21 @@ func startStack(e *testenv.Env) (*kontrailStack, error) {
 	if err != nil {
 		return nil, err
 	}
-	user, err := e.Environment.AddUser(envtest.User{Name: "kontrail", Groups: []string{"system:masters"}}, e.Config)
-	if err != nil {
-		return nil, err
+	// Each as its own user, whose writes the webhooks skip as a cluster's
+	// skip its Controller's and Kubemanager's accounts (testenv.ComponentUsers).
+	kubeconfigs := map[string]string{}
+	for name, user := range map[string]string{"controller": testenv.ControllerUser, "kubemanager": testenv.KubemanagerUser} {
+		data, err := e.KubeConfig(user)
+		if err != nil {
+			return nil, err
+		}
+		kubeconfigs[name] = filepath.Join(dir, name+".kubeconfig")
+		if err := os.WriteFile(kubeconfigs[name], data, 0o600); err != nil {
+			return nil, err
+		}
 	}
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	data, err := user.KubeConfig()
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
-		return nil, err
-	}
-	common := []string{"--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0"}
 	start := func(name string, env ...string) (*exec.Cmd, error) {
-		cmd := exec.Command(bins[name], common...)
+		cmd := exec.Command(bins[name], "--kubeconfig", kubeconfigs[name], "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
 		cmd.Env = append(os.Environ(), env...)
 		log, err := os.Create(filepath.Join(dir, name+".log"))
 		if err != nil {

@@ -2,6 +2,12 @@
 // against: a real kube-apiserver and etcd (built from source by 'make
 // envtest-assets') with every CRD of config/crd installed, the apiserver
 // component's webhooks, and the controller component.
+//
+// The controller and kubemanager run as their own users (ControllerUser,
+// KubemanagerUser), whose writes the webhook configurations skip where a
+// cluster's skip its Controllers' and Kubemanagers' accounts: the
+// configurations are config/webhook.Configurations(ComponentUsers...),
+// what the operator installs.
 package testenv
 
 import (
@@ -15,6 +21,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -26,19 +33,37 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	apiwebhook "github.com/kontrail/kontrail/components/apiserver/webhook"
+	webhookconfig "github.com/kontrail/kontrail/config/webhook"
 	"github.com/kontrail/kontrail/components/controller/controllers"
 	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
 	"github.com/kontrail/kontrail/operator/controller"
 	"github.com/kontrail/kontrail/pkg/component"
 )
 
+// The users the controller and kubemanager run as (in system:masters, as
+// the envtest user is). ComponentUsers are both: the webhook
+// configurations skip their writes of VirtualMachines, interfaces and
+// InstanceIPs, as the operator's skip a cluster's components'.
+const (
+	ControllerUser  = "kontrail-controller"
+	KubemanagerUser = "kontrail-kubemanager"
+)
+
+// ComponentUsers are the users whose writes the webhooks skip.
+var ComponentUsers = []string{ControllerUser, KubemanagerUser}
+
 // Env is a running control plane with Kontrail's CRDs and webhooks.
 type Env struct {
 	Environment *envtest.Environment
-	Config      *rest.Config
-	Client      client.Client
-	Scheme      *runtime.Scheme
-	RepoRoot    string
+	// Config is the envtest user's (system:masters), whose writes pass every webhook.
+	Config *rest.Config
+	// ControllerConfig and KubemanagerConfig are the components' users'.
+	ControllerConfig, KubemanagerConfig *rest.Config
+	Client                              client.Client
+	Scheme                              *runtime.Scheme
+	RepoRoot                            string
+
+	users map[string]*envtest.AuthenticatedUser
 }
 
 // Start starts the control plane; repoRoot is the repository's top directory.
@@ -51,14 +76,20 @@ func Start(repoRoot string) (*Env, error) {
 	if err := kubemanager.AddToScheme(e.Scheme); err != nil {
 		return nil, err
 	}
+	mutating, validating, err := webhookconfig.Configurations(ComponentUsers...)
+	if err != nil {
+		return nil, err
+	}
 	e.Environment = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: e.BinDir(),
-		// The apiserver component's webhook configurations, pointed by
-		// envtest at the webhook server StartWebhookServer runs.
+		// The apiserver component's webhook configurations, as the
+		// operator installs them, pointed by envtest at the webhook
+		// server StartWebhookServer runs.
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths: []string{filepath.Join(root, "config", "webhook")},
+			MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutating},
+			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{validating},
 		},
 	}
 	e.Config, err = e.Environment.Start()
@@ -71,7 +102,27 @@ func Start(repoRoot string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.users = map[string]*envtest.AuthenticatedUser{}
+	for user, cfg := range map[string]**rest.Config{ControllerUser: &e.ControllerConfig, KubemanagerUser: &e.KubemanagerConfig} {
+		u, err := e.Environment.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, e.Config)
+		if err != nil {
+			return nil, fmt.Errorf("failed to add user %s: %w", user, err)
+		}
+		e.users[user] = u
+		*cfg = u.Config()
+		(*cfg).QPS, (*cfg).Burst = e.Config.QPS, e.Config.Burst
+	}
 	return e, nil
+}
+
+// KubeConfig is a kubeconfig of one of ComponentUsers, for a component
+// run as its own process.
+func (e *Env) KubeConfig(user string) ([]byte, error) {
+	u, ok := e.users[user]
+	if !ok {
+		return nil, fmt.Errorf("no user %s", user)
+	}
+	return u.KubeConfig()
 }
 
 // Stop stops the control plane.
@@ -86,14 +137,14 @@ func (e *Env) BinDir() string {
 	return filepath.Join(e.RepoRoot, "bin", "k8s")
 }
 
-// newManager makes a manager with no metrics or probe listeners.
-func (e *Env) newManager(opts ctrl.Options) (ctrl.Manager, error) {
+// newManager makes a manager as cfg's user with no metrics or probe listeners.
+func (e *Env) newManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
 	opts.Scheme = e.Scheme
 	opts.Metrics = metricsserver.Options{BindAddress: "0"}
 	opts.HealthProbeBindAddress = "0"
 	// A restarted controller registers the same controller names again.
 	opts.Controller = config.Controller{SkipNameValidation: ptr.To(true)}
-	return ctrl.NewManager(e.Config, opts)
+	return ctrl.NewManager(cfg, opts)
 }
 
 // run starts mgr until ctx ends; the returned function stops it and waits.
@@ -111,7 +162,7 @@ func run(ctx context.Context, mgr ctrl.Manager) func() error {
 // kontrail-apiserver binary does, and waits until they serve.
 func (e *Env) StartWebhookServer(ctx context.Context) (func() error, error) {
 	o := &e.Environment.WebhookInstallOptions
-	mgr, err := e.newManager(ctrl.Options{WebhookServer: webhook.NewServer(webhook.Options{
+	mgr, err := e.newManager(e.Config, ctrl.Options{WebhookServer: webhook.NewServer(webhook.Options{
 		Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir,
 	})})
 	if err != nil {
@@ -138,14 +189,14 @@ func (e *Env) StartWebhookServer(ctx context.Context) (func() error, error) {
 }
 
 // StartController runs the controller component's reconcilers, as the
-// kontrail-controller binary does; configure adjusts the manager (leader
-// election, say).
+// kontrail-controller binary does, as ControllerUser; configure adjusts
+// the manager (leader election, say).
 func (e *Env) StartController(ctx context.Context, opts controllers.Options, configure ...func(*ctrl.Options)) (func() error, error) {
 	var mgrOpts ctrl.Options
 	for _, c := range configure {
 		c(&mgrOpts)
 	}
-	mgr, err := e.newManager(mgrOpts)
+	mgr, err := e.newManager(e.ControllerConfig, mgrOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -156,9 +207,9 @@ func (e *Env) StartController(ctx context.Context, opts controllers.Options, con
 }
 
 // StartKubemanager runs the kubemanager component's reconcilers, as the
-// kontrail-kubemanager binary does.
+// kontrail-kubemanager binary does, as KubemanagerUser.
 func (e *Env) StartKubemanager(ctx context.Context, cfg kubemanager.Config) (func() error, error) {
-	mgr, err := e.newManager(ctrl.Options{})
+	mgr, err := e.newManager(e.KubemanagerConfig, ctrl.Options{})
 	if err != nil {
 		return nil, err
 	}
