@@ -111,6 +111,10 @@ var _ = Describe("Admission of the core API", func() {
 			"spec.virtualMachineInterfaceMacAddresses.macAddress[0]", "must be a MAC address"),
 		Entry("VirtualMachineInterface: interface name too long", &corev1alpha1.VirtualMachineInterface{ObjectMeta: ns("vmi"), Spec: corev1alpha1.VirtualMachineInterfaceSpec{
 			VirtualNetworkReference: vnRef, InterfaceName: "eth-much-too-long0"}}, "spec.interfaceName"),
+		Entry("VirtualMachineInterface: no network name", &corev1alpha1.VirtualMachineInterface{ObjectMeta: ns("vmi"), Spec: corev1alpha1.VirtualMachineInterfaceSpec{
+			VirtualNetworkReference: corev1alpha1.ResourceReference{Name: ""}}}, `spec.virtualNetworkReference.name: Required value: the VirtualNetwork's name`),
+		Entry("InstanceIP: no network name", &corev1alpha1.InstanceIP{ObjectMeta: cluster("iip"), Spec: corev1alpha1.InstanceIPSpec{
+			VirtualNetworkReference: corev1alpha1.ResourceReference{Namespace: "default"}}}, `spec.virtualNetworkReference.name: Required value: the VirtualNetwork's name`),
 		Entry("InstanceIP: malformed address", &corev1alpha1.InstanceIP{ObjectMeta: cluster("iip"), Spec: corev1alpha1.InstanceIPSpec{
 			InstanceIPAddress: "172.16.10.300", VirtualNetworkReference: vnRef}}, "spec.instanceIPAddress", "must be an IP address"),
 		Entry("InstanceIP: unknown family", &corev1alpha1.InstanceIP{ObjectMeta: cluster("iip"), Spec: corev1alpha1.InstanceIPSpec{

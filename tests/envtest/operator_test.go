@@ -29,6 +29,7 @@ import (
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	dataplanev1alpha1 "github.com/kontrail/kontrail/api/dataplane/v1alpha1"
 	"github.com/kontrail/kontrail/config/components"
+	webhookconfig "github.com/kontrail/kontrail/config/webhook"
 	"github.com/kontrail/kontrail/operator/controller"
 	"github.com/kontrail/kontrail/operator/controller/configplane"
 )
@@ -240,6 +241,30 @@ var _ = Describe("Operator", func() {
 			Expect(wh.ClientConfig.Service.Name).To(Equal(api.Name))
 			Expect(verifyServing(wh.ClientConfig.CABundle, serving.Data["tls.crt"], api.Name+".op-system.svc")).To(Succeed(), wh.Name)
 		}
+
+		By("the webhooks of the kinds the CRDs check in full skip the Controller's and Kubemanager's accounts, whatever their namespace")
+		accounts := []string{"system:serviceaccount:op-system:" + ctl.Name, "system:serviceaccount:op-contrail:" + km.Name}
+		wantMutating, wantValidating, err := webhookconfig.Configurations(accounts...)
+		Expect(err).NotTo(HaveOccurred())
+		conditions := func() map[string][]admissionregistrationv1.MatchCondition {
+			out := map[string][]admissionregistrationv1.MatchCondition{}
+			for _, w := range get(mutating).Webhooks {
+				out[w.Name] = w.MatchConditions
+			}
+			for _, w := range get(validating).Webhooks {
+				out[w.Name] = w.MatchConditions
+			}
+			return out
+		}
+		want := map[string][]admissionregistrationv1.MatchCondition{}
+		for _, w := range wantMutating.Webhooks {
+			want[w.Name] = w.MatchConditions
+		}
+		for _, w := range wantValidating.Webhooks {
+			want[w.Name] = w.MatchConditions
+		}
+		Eventually(conditions).Should(Equal(want))
+		Expect(want["vinstanceip.core.contrail.juniper.net"]).To(ConsistOf(HaveField("Expression", And(ContainSubstring(accounts[0]), ContainSubstring(accounts[1])))))
 
 		By("a broken serving certificate is re-issued")
 		Expect(update(serving, func(s *corev1.Secret) { s.Data["tls.crt"] = []byte("garbage") })).To(Succeed())
