@@ -208,24 +208,32 @@ var _ = Describe("Admission of the components' own writes", func() {
 		},
 		Entry("an interface's network name removed",
 			&corev1alpha1.VirtualMachineInterface{ObjectMeta: ns("uvmi"), Spec: corev1alpha1.VirtualMachineInterfaceSpec{VirtualNetworkReference: net}},
-			func(o client.Object) { o.(*corev1alpha1.VirtualMachineInterface).Spec.VirtualNetworkReference.Name = "" },
+			func(o client.Object) {
+				o.(*corev1alpha1.VirtualMachineInterface).Spec.VirtualNetworkReference.Name = ""
+			},
 			func(_, o client.Object) field.ErrorList {
 				return webhook.ValidateVirtualMachineInterface(o.(*corev1alpha1.VirtualMachineInterface))
 			}),
 		Entry("an interface's network changed",
 			&corev1alpha1.VirtualMachineInterface{ObjectMeta: ns("uvmi"), Spec: corev1alpha1.VirtualMachineInterfaceSpec{VirtualNetworkReference: net}},
-			func(o client.Object) { o.(*corev1alpha1.VirtualMachineInterface).Spec.VirtualNetworkReference.Name = "vn2" },
+			func(o client.Object) {
+				o.(*corev1alpha1.VirtualMachineInterface).Spec.VirtualNetworkReference.Name = "vn2"
+			},
 			func(old, o client.Object) field.ErrorList {
 				return webhook.ValidateVirtualMachineInterfaceUpdate(old.(*corev1alpha1.VirtualMachineInterface), o.(*corev1alpha1.VirtualMachineInterface))
 			}),
 		Entry("an address without its network's name",
 			&corev1alpha1.InstanceIP{ObjectMeta: cluster("uiip"), Spec: corev1alpha1.InstanceIPSpec{VirtualNetworkReference: net}},
 			func(o client.Object) { o.(*corev1alpha1.InstanceIP).Spec.VirtualNetworkReference.Name = "" },
-			func(_, o client.Object) field.ErrorList { return webhook.ValidateInstanceIP(o.(*corev1alpha1.InstanceIP)) }),
+			func(_, o client.Object) field.ErrorList {
+				return webhook.ValidateInstanceIP(o.(*corev1alpha1.InstanceIP))
+			}),
 		Entry("an address of the wrong family",
 			&corev1alpha1.InstanceIP{ObjectMeta: cluster("uiip"), Spec: corev1alpha1.InstanceIPSpec{VirtualNetworkReference: net}},
 			func(o client.Object) { o.(*corev1alpha1.InstanceIP).Spec.InstanceIPAddress = "fd00::9" },
-			func(_, o client.Object) field.ErrorList { return webhook.ValidateInstanceIP(o.(*corev1alpha1.InstanceIP)) }),
+			func(_, o client.Object) field.ErrorList {
+				return webhook.ValidateInstanceIP(o.(*corev1alpha1.InstanceIP))
+			}),
 		Entry("an address removed",
 			&corev1alpha1.InstanceIP{ObjectMeta: cluster("uiip"), Spec: corev1alpha1.InstanceIPSpec{InstanceIPAddress: "172.16.98.1", VirtualNetworkReference: net}},
 			func(o client.Object) { o.(*corev1alpha1.InstanceIP).Spec.InstanceIPAddress = "" },
@@ -234,7 +242,9 @@ var _ = Describe("Admission of the components' own writes", func() {
 			}),
 		Entry("an address's network changed",
 			&corev1alpha1.InstanceIP{ObjectMeta: cluster("uiip"), Spec: corev1alpha1.InstanceIPSpec{VirtualNetworkReference: net}},
-			func(o client.Object) { o.(*corev1alpha1.InstanceIP).Spec.VirtualNetworkReference.Namespace = "elsewhere" },
+			func(o client.Object) {
+				o.(*corev1alpha1.InstanceIP).Spec.VirtualNetworkReference.Namespace = "elsewhere"
+			},
 			func(old, o client.Object) field.ErrorList {
 				return webhook.ValidateInstanceIPUpdate(old.(*corev1alpha1.InstanceIP), o.(*corev1alpha1.InstanceIP))
 			}),

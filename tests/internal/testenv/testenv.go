@@ -33,9 +33,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	apiwebhook "github.com/kontrail/kontrail/components/apiserver/webhook"
-	webhookconfig "github.com/kontrail/kontrail/config/webhook"
 	"github.com/kontrail/kontrail/components/controller/controllers"
 	"github.com/kontrail/kontrail/components/kubemanager/kubemanager"
+	webhookconfig "github.com/kontrail/kontrail/config/webhook"
 	"github.com/kontrail/kontrail/operator/controller"
 	"github.com/kontrail/kontrail/pkg/component"
 )
