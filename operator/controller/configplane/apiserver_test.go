@@ -43,8 +43,8 @@ func golden(t *testing.T, name string, got []byte) {
 // webhookView is what the operator decides of a webhook: where it points
 // and when it is called.
 type webhookView struct {
-	Name            string                                    `json:"name"`
-	Service         string                                    `json:"service"`
+	Name            string                                   `json:"name"`
+	Service         string                                   `json:"service"`
 	MatchConditions []admissionregistrationv1.MatchCondition `json:"matchConditions,omitempty"`
 }
 
