@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
@@ -592,22 +592,17 @@ func (r *PodReconciler) cleanup(ctx context.Context, pod types.NamespacedName, k
 	return errors.Join(errs...)
 }
 
-// SetupWithManager watches pods and the objects made for them.
+// SetupWithManager watches pods and the objects made for them; pods are
+// taken in the order they came (podOrder).
 func (r *PodReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	toPod := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
-		ns, name, ok := cut(o.GetAnnotations()[AnnotationPod])
-		if !ok {
-			return nil
-		}
-		return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
-	})
+	order := newPodOrder()
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&corev1.Pod{}).
-		Watches(&corev1alpha1.VirtualMachine{}, toPod).
-		Watches(&corev1alpha1.VirtualMachineInterface{}, toPod).
-		Watches(&corev1alpha1.InstanceIP{}, toPod).
-		WithOptions(controllerOptions(r.Config.Workers)).
 		Named("pod").
+		WatchesRawSource(source.Kind(mgr.GetCache(), client.Object(&corev1.Pod{}), order.handler(thePod, true))).
+		Watches(&corev1alpha1.VirtualMachine{}, order.handler(podOf, false)).
+		Watches(&corev1alpha1.VirtualMachineInterface{}, order.handler(podOf, false)).
+		Watches(&corev1alpha1.InstanceIP{}, order.handler(podOf, false)).
+		WithOptions(controllerOptions(r.Config.Workers)).
 		Complete(r)
 }
 
