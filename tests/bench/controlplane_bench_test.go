@@ -46,6 +46,11 @@ type kontrailStack struct {
 	stopNodes               func()
 	conflist                *libcni.NetworkConfigList
 	dir                     string
+	// start starts the controller or kubemanager process as the stack
+	// did (a restart's measure starts it again).
+	start func(name string) (*exec.Cmd, error)
+	// agentOptions starts a node's agent.
+	agentOptions nodes.AgentOptions
 }
 
 var (
@@ -90,20 +95,22 @@ func startStack(e *testenv.Env) (*kontrailStack, error) {
 			return nil, err
 		}
 	}
-	start := func(name string, env ...string) (*exec.Cmd, error) {
+	env := map[string][]string{"kubemanager": {"KUBEMANAGER_CLUSTER_NAME=bench", "KUBEMANAGER_SERVICE_V4_SUBNET=10.0.0.0/24"}}
+	s.start = func(name string) (*exec.Cmd, error) {
 		cmd := exec.Command(bins[name], "--kubeconfig", kubeconfigs[name], "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
-		cmd.Env = append(os.Environ(), env...)
-		log, err := os.Create(filepath.Join(dir, name+".log"))
+		cmd.Env = append(os.Environ(), env[name]...)
+		// Appended: a restarted process's log follows its predecessor's.
+		log, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, err
 		}
 		cmd.Stdout, cmd.Stderr = log, log
 		return cmd, cmd.Start()
 	}
-	if s.controller, err = start("controller"); err != nil {
+	if s.controller, err = s.start("controller"); err != nil {
 		return nil, err
 	}
-	if s.kubemanager, err = start("kubemanager", "KUBEMANAGER_CLUSTER_NAME=bench", "KUBEMANAGER_SERVICE_V4_SUBNET=10.0.0.0/24"); err != nil {
+	if s.kubemanager, err = s.start("kubemanager"); err != nil {
 		return nil, err
 	}
 
@@ -118,6 +125,7 @@ func startStack(e *testenv.Env) (*kontrailStack, error) {
 	if err := nodes.AgentKubeconfig(e.Environment, agentKubeconfig, port); err != nil {
 		return nil, err
 	}
+	s.agentOptions = nodes.AgentOptions{Binary: bins["agent"], Plugin: bins["plugin"], Kubeconfig: agentKubeconfig, ClusterName: "bench"}
 	for _, n := range s.nodes {
 		if err := n.ForwardAPI(host.Host, port); err != nil {
 			return nil, err
@@ -125,7 +133,7 @@ func startStack(e *testenv.Env) (*kontrailStack, error) {
 		if err := n.Register(ctx, e.Client); err != nil {
 			return nil, err
 		}
-		if err := n.StartAgent(nodes.AgentOptions{Binary: bins["agent"], Plugin: bins["plugin"], Kubeconfig: agentKubeconfig, ClusterName: "bench"}); err != nil {
+		if err := n.StartAgent(s.agentOptions); err != nil {
 			return nil, err
 		}
 	}
@@ -305,26 +313,36 @@ func inParallel(b *testing.B, n int, do func(i int) error) time.Duration {
 	return time.Since(start)
 }
 
-// deletePods deletes a namespace's pods at once (no kubelet here to end
+// deletePods deletes the namespaces' pods at once (no kubelet here to end
 // them gracefully) and waits until kubemanager removed their objects.
-func deletePods(b *testing.B, s *kontrailStack, namespace string, objectsBefore int) {
+func deletePods(b *testing.B, s *kontrailStack, objectsBefore int, namespaces ...string) {
 	b.Helper()
 	c := s.env.Client
-	var pods corev1.PodList
-	if err := c.List(context.Background(), &pods, client.InNamespace(namespace)); err != nil {
-		b.Fatal(err)
+	var all []corev1.Pod
+	for _, namespace := range namespaces {
+		var pods corev1.PodList
+		if err := c.List(context.Background(), &pods, client.InNamespace(namespace)); err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, pods.Items...)
 	}
 	// One by one from 32 goroutines: a delete collection of a thousand
 	// pods outlasts the apiserver's request timeout.
-	inParallel(b, len(pods.Items), func(i int) error {
-		err := c.Delete(context.Background(), &pods.Items[i], client.GracePeriodSeconds(0))
+	inParallel(b, len(all), func(i int) error {
+		err := c.Delete(context.Background(), &all[i], client.GracePeriodSeconds(0))
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return err
 	})
-	if err := until(10*time.Minute, func() bool { return kontrailObjects(b, c) <= objectsBefore }); err != nil {
-		b.Fatalf("kubemanager did not remove the pods' objects: %v\n%s", err, s.log("kubemanager"))
+	// Each count lists every VirtualMachine, interface and address: once
+	// a second, not to load the apiserver that removes them.
+	deadline := time.Now().Add(10 * time.Minute)
+	for kontrailObjects(b, c) > objectsBefore {
+		if time.Now().After(deadline) {
+			b.Fatalf("kubemanager did not remove the pods' objects within 10 minutes\n%s", s.log("kubemanager"))
+		}
+		time.Sleep(time.Second)
 	}
 }
 
@@ -355,18 +373,7 @@ func BenchmarkPodBurst(b *testing.B) {
 		createAll(b, c, burstPods, func(i int) client.Object {
 			return benchPod(namespace, fmt.Sprintf("pod-%04d", i), s.nodes[i%len(s.nodes)].Name)
 		})
-		err = until(10*time.Minute, func() bool {
-			var list corev1.PodList
-			_ = c.List(ctx, &list, client.InNamespace(namespace))
-			done := 0
-			for _, p := range list.Items {
-				if p.Annotations[nadv1.NetworkStatusAnnot] != "" {
-					done++
-				}
-			}
-			return done == burstPods
-		})
-		if err != nil {
+		if err := untilNetworkStatus(s.env.Config, namespace, burstPods, 10*time.Minute); err != nil {
 			b.Fatalf("every pod's network-status: %v\n%s", err, s.log("kubemanager"))
 		}
 		took := time.Since(start)
@@ -396,7 +403,11 @@ func BenchmarkPodBurst(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		deletePods(b, s, namespace, before)
+		b.ReportMetric(peakRSSMiB(b, s.controller.Process.Pid), "controller-peak-MiB")
+		b.ReportMetric(peakRSSMiB(b, s.kubemanager.Process.Pid), "kubemanager-peak-MiB")
+		b.ReportMetric(agentPeakRSSMiB(b, s), "agent-peak-MiB")
+		probes := measureRestarts(b, s)
+		deletePods(b, s, before, append(probes, namespace)...)
 		b.StartTimer()
 	}
 	podsPerSecond := float64(burstPods*b.N) / total.Seconds()
@@ -407,13 +418,16 @@ func BenchmarkPodBurst(b *testing.B) {
 	b.ReportMetric(floor.Seconds()/float64(b.N), "floor-s/1000pods")
 	b.ReportMetric(podsPerSecond/floorPodsPerSecond, "ratio-to-floor")
 	writes.report(b, burstPods*b.N)
-	b.ReportMetric(peakRSSMiB(b, s.controller.Process.Pid), "controller-peak-MiB")
-	b.ReportMetric(peakRSSMiB(b, s.kubemanager.Process.Pid), "kubemanager-peak-MiB")
-	agentPeak := 0.0
+}
+
+// agentPeakRSSMiB is the larger of the agents' peak RSS.
+func agentPeakRSSMiB(b *testing.B, s *kontrailStack) float64 {
+	b.Helper()
+	peak := 0.0
 	for _, n := range s.nodes {
-		agentPeak = max(agentPeak, peakRSSMiB(b, n.AgentPID()))
+		peak = max(peak, peakRSSMiB(b, n.AgentPID()))
 	}
-	b.ReportMetric(agentPeak, "agent-peak-MiB")
+	return peak
 }
 
 // floorChunk is how many of the floor's objects one delete-collection
@@ -493,7 +507,7 @@ func BenchmarkPodLatency(b *testing.B) {
 		if b.Failed() {
 			b.Fatal(s.log("kubemanager"))
 		}
-		deletePods(b, s, namespace, before)
+		deletePods(b, s, before, namespace)
 		all = append(all, latencies...)
 		if firstFailure != nil {
 			b.Logf("%d of %d ADDs failed; the first: %v", failed, n, firstFailure)
