@@ -88,13 +88,15 @@ test-one-core: ## (root) make test on one core: every CPU but cpu0 offline for t
 	hack/one-core.sh $(MAKE) test
 
 # make bench (docs/benchmarks.md): BENCH_COUNT repetitions of
-# BENCH_SAMPLES ADD/DEL samples each.
+# BENCH_SAMPLES ADD/DEL samples each, and once the scale run of
+# BENCH_SCALE_PODS pods (0 skips it).
 BENCH_COUNT ?= 3
 BENCH_SAMPLES ?= 100
+BENCH_SCALE_PODS ?= 10000
 
 .PHONY: bench
 bench: lab-deps envtest-assets ## (root) Kontrail side by side with the reference stack (Multus v4 + bridge + host-local, built from the Go module proxy): one table, also written to docs/benchmarks.md.
-	cd tests && go run ./cmd/kontrail-bench --repo .. --count $(BENCH_COUNT) --samples $(BENCH_SAMPLES)
+	cd tests && go run ./cmd/kontrail-bench --repo .. --count $(BENCH_COUNT) --samples $(BENCH_SAMPLES) --scale-pods $(BENCH_SCALE_PODS)
 
 # make chaos (docs/reliability.md): the chaos suite's long run, on its own
 # lab (klabc, 10.93.0; CHAOS_LAB=name,subnet for another); CHAOS_SEED

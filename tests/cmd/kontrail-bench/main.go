@@ -30,14 +30,15 @@ func main() {
 	count := flag.Int("count", 3, "repetitions of each benchmark")
 	samples := flag.Int("samples", 100, "ADD/DEL samples per repetition")
 	doc := flag.String("doc", "docs/benchmarks.md", "file whose generated section gets the table (\"\" for none)")
+	scalePods := flag.Int("scale-pods", 10000, "pods of the scale run (BenchmarkPodScale), once; 0 skips it")
 	flag.Parse()
-	if err := run(*repo, *count, *samples, *doc); err != nil {
+	if err := run(*repo, *count, *samples, *scalePods, *doc); err != nil {
 		fmt.Fprintln(os.Stderr, "kontrail-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(repo string, count, samples int, doc string) error {
+func run(repo string, count, samples, scalePods int, doc string) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root: the benchmarks make network namespaces")
 	}
@@ -45,19 +46,29 @@ func run(repo string, count, samples int, doc string) error {
 	results, failures := results{}, failures{}
 	// Each group runs whatever an earlier one did; a failing benchmark is
 	// reported in its rows, and the table is written with every row.
-	for _, g := range []struct {
+	type group struct {
 		pattern, benchtime, what string
 		benches                  []string
-	}{
+		// count: repetitions (count when 0); env: the go test's.
+		count int
+		env   []string
+	}
+	groups := []group{
 		{"^(BenchmarkCNIAddDel|BenchmarkMultusAddDel|BenchmarkBridgeAddDel)$", fmt.Sprintf("%dx", samples),
-			fmt.Sprintf("%d× %d samples", count, samples), []string{"BenchmarkCNIAddDel", "BenchmarkMultusAddDel", "BenchmarkBridgeAddDel"}},
+			fmt.Sprintf("%d× %d samples", count, samples), []string{"BenchmarkCNIAddDel", "BenchmarkMultusAddDel", "BenchmarkBridgeAddDel"}, 0, nil},
 		// The control plane runs as processes (their peak RSS is their
 		// own): a go test process of its own.
-		{"^(BenchmarkPodBurst|BenchmarkPodLatency)$", "1x", fmt.Sprintf("%d×", count), []string{"BenchmarkPodBurst", "BenchmarkPodLatency"}},
-		{"^BenchmarkThroughput$", "1x", fmt.Sprintf("iperf3, 10 s per run, %d×", count), throughputBenches()},
-	} {
+		{"^(BenchmarkPodBurst|BenchmarkPodLatency)$", "1x", fmt.Sprintf("%d×", count), []string{"BenchmarkPodBurst", "BenchmarkPodLatency"}, 0, nil},
+		{"^BenchmarkThroughput$", "1x", fmt.Sprintf("iperf3, 10 s per run, %d×", count), throughputBenches(), 0, nil},
+	}
+	if scalePods > 0 {
+		// Its own process (a fresh apiserver), once: it takes ~20 minutes.
+		groups = append(groups, group{"^BenchmarkPodScale$", "1x", fmt.Sprintf("%d pods, once", scalePods),
+			[]string{"BenchmarkPodScale"}, 1, []string{fmt.Sprintf("BENCH_SCALE_PODS=%d", scalePods)}})
+	}
+	for _, g := range groups {
 		fmt.Fprintf(os.Stderr, "running %s (%s) ...\n", g.pattern, g.what)
-		out, err := goBench(filepath.Join(repo, "tests"), g.pattern, g.benchtime, count)
+		out, err := goBench(filepath.Join(repo, "tests"), g.pattern, g.benchtime, cmp.Or(g.count, count), g.env)
 		parse(out, results, failures)
 		if err != nil {
 			for _, bench := range g.benches {
@@ -73,6 +84,11 @@ func run(repo string, count, samples int, doc string) error {
 	}
 	for _, bench := range throughputBenches() {
 		failures.incomplete(results, bench, "gbit/s-1stream", count)
+	}
+	if scalePods > 0 {
+		failures.incomplete(results, "BenchmarkPodScale", "pods/s", 1)
+	} else {
+		failures["BenchmarkPodScale"] = "not run (--scale-pods 0)"
 	}
 	table := render(results, failures, count, time.Since(start))
 	fmt.Print(table)
@@ -112,10 +128,11 @@ var (
 )
 
 // goBench runs `go test -bench` in dir and returns its output.
-func goBench(dir, pattern, benchtime string, count int) (string, error) {
+func goBench(dir, pattern, benchtime string, count int, env []string) (string, error) {
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime,
-		"-count", strconv.Itoa(count), "-timeout", "60m", "./bench/")
+		"-count", strconv.Itoa(count), "-timeout", "120m", "./bench/")
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&out, os.Stderr)
 	cmd.Stderr = os.Stderr
@@ -293,11 +310,21 @@ func render(r results, failed failures, count int, took time.Duration) string {
 	fmt.Fprintf(&b, "| pods per repetition | %s |\n", cell("BenchmarkPodLatency", "pods"))
 	fmt.Fprintf(&b, "| of them, ADDs that failed (counted as later than the %d ms the agent waits) | %s |\n", addWaitMS, cell("BenchmarkPodLatency", "failed-adds"))
 
+	b.WriteString("\n| scale and restarts, with the run's pods in place | 1,000-pod burst | " + scaleLabel(r) + " |\n| --- | --- | --- |\n")
+	for _, row := range []struct{ label, metric string }{
+		{"pods/s until every pod has its network-status", "pods/s"},
+		{"controller peak RSS, MiB", "controller-peak-MiB"},
+		{"kubemanager peak RSS, MiB", "kubemanager-peak-MiB"},
+		{"vrouter agent peak RSS (the larger of two nodes), MiB", "agent-peak-MiB"},
+		{"controller's leader start: SIGTERM, a new process, to a new pod's network-status (every allocation rebuilt first), s", "controller-restart-s"},
+		{"kubemanager restart to a new pod's network-status, s", "kubemanager-restart-s"},
+		{"vrouter agent killed and started again, to a CNI ADD that succeeds on its node, s", "agent-restart-s"},
+	} {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", row.label, cell("BenchmarkPodBurst", row.metric), cell("BenchmarkPodScale", row.metric))
+	}
+
 	b.WriteString("\n| footprint | |\n| --- | --- |\n")
 	for _, f := range []struct{ label, bench, metric string }{
-		{"controller peak RSS during the 1,000-pod burst, MiB", "BenchmarkPodBurst", "controller-peak-MiB"},
-		{"kubemanager peak RSS during the burst, MiB", "BenchmarkPodBurst", "kubemanager-peak-MiB"},
-		{"vrouter agent peak RSS during the burst (the larger of two nodes), MiB", "BenchmarkPodBurst", "agent-peak-MiB"},
 		{"plugin binary (static, stripped), MiB", "BenchmarkCNIAddDel", "plugin-MiB"},
 		{"plugin start-up (exec to answer, VERSION), ms", "BenchmarkCNIAddDel", "plugin-startup-ms"},
 	} {
@@ -316,7 +343,11 @@ func render(r results, failed failures, count int, took time.Duration) string {
 	} {
 		rss, ok := r.stat("BenchmarkPodBurst", c.metric)
 		target(c.name+" peak RSS < 200 MiB at 1,000 pods", rss.median, 200, ok)
+		rss, ok = r.stat("BenchmarkPodScale", c.metric)
+		target(c.name+" peak RSS < 1,024 MiB at "+scaleLabel(r), rss.median, 1024, ok)
 	}
+	leader, okS := r.stat("BenchmarkPodScale", "controller-restart-s")
+	target("controller's leader start < 10 s at "+scaleLabel(r), leader.median, 10, okS)
 
 	b.WriteString("\n| TCP throughput pod to pod, Gbit/s (iperf3, 10 s) | 1 stream | 4 streams | share of plain veth (1 / 4 streams) |\n| --- | --- | --- | --- |\n")
 	veth1, okV1 := r.stat("BenchmarkThroughput/veth", "gbit/s-1stream")
@@ -416,4 +447,21 @@ func writeSection(path, section string) error {
 		text = strings.TrimRight(text, "\n") + "\n\n## make bench\n\n" + block + "\n"
 	}
 	return os.WriteFile(path, []byte(text), 0o644)
+}
+
+// scaleLabel names the scale run by its size.
+func scaleLabel(r results) string {
+	if n, ok := r.stat("BenchmarkPodScale", "pods"); ok {
+		return fmt.Sprintf("%s pods", thousands(int(n.median)))
+	}
+	return "the scale run"
+}
+
+// thousands writes n with comma separators: 10000 -> 10,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// restartLimit bounds each restart's measure.
+const restartLimit = 5 * time.Minute
+
+// measureRestarts restarts each component with the run's pods (and all
+// their objects) in place and reports, in seconds:
+//   - controller-restart-s: the controller's leader start, from its new
+//     process's start (the old one ended by SIGTERM, as a rollout does)
+//     to a new pod's network-status: it rebuilds every allocation from
+//     the apiserver before its first one (State.Load), so this bounds the
+//     rebuild plus one pod's allocation;
+//   - kubemanager-restart-s: the same for kubemanager: a new pod's
+//     network-status, without waiting for its full resync of the pods;
+//   - agent-restart-s: an agent killed (SIGKILL, as a crash) and started
+//     again, to a successful CNI ADD on its node of a pod whose network
+//     is allocated.
+//
+// It returns the namespaces of its probe pods, for deletePods.
+//
+// Without leader election (one replica): the lease of a killed leader
+// (15 s) is a setting, not the rebuild's cost.
+func measureRestarts(b *testing.B, s *kontrailStack) (namespaces []string) {
+	b.Helper()
+	c := s.env.Client
+	for _, name := range []string{"controller", "kubemanager"} {
+		cmd := &s.controller
+		if name == "kubemanager" {
+			cmd = &s.kubemanager
+		}
+		if err := stop(*cmd); err != nil {
+			b.Fatalf("stop the %s: %v", name, err)
+		}
+		namespace := newNamespace(b, c, name+"-restart")
+		namespaces = append(namespaces, namespace)
+		start := time.Now()
+		next, err := s.start(name)
+		if err != nil {
+			b.Fatalf("start the %s again: %v", name, err)
+		}
+		*cmd = next
+		pod := benchPod(namespace, "probe", s.nodes[0].Name)
+		if err := c.Create(context.Background(), pod); err != nil {
+			b.Fatal(err)
+		}
+		if err := untilNetworkStatus(s.env.Config, namespace, 1, restartLimit); err != nil {
+			b.Fatalf("a new pod's network after the %s's restart: %v\n%s", name, err, s.log(name))
+		}
+		b.ReportMetric(time.Since(start).Seconds(), name+"-restart-s")
+	}
+
+	// The agent: a pod allocated beforehand, so that the ADD waits for
+	// the agent alone.
+	namespace := newNamespace(b, c, "agent-restart")
+	namespaces = append(namespaces, namespace)
+	node := s.nodes[0]
+	pod := benchPod(namespace, "probe", node.Name)
+	if err := c.Create(context.Background(), pod); err != nil {
+		b.Fatal(err)
+	}
+	if err := untilNetworkStatus(s.env.Config, namespace, 1, restartLimit); err != nil {
+		b.Fatalf("the agent-restart probe's network: %v", err)
+	}
+	node.StopAgent()
+	start := time.Now()
+	if err := node.StartAgent(s.agentOptions); err != nil {
+		b.Fatal(err)
+	}
+	var sb *sandbox
+	var err error
+	for sb == nil && time.Since(start) < restartLimit {
+		if sb, err = s.add(node, pod); err != nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if sb == nil {
+		b.Fatalf("CNI ADD after the agent's restart: %v\n%s", err, lastBytes(node.AgentLog(), 4000))
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "agent-restart-s")
+	if err := sb.del(); err != nil {
+		b.Error(err)
+	}
+	return namespaces
+}
+
+// stop ends a component's process with SIGTERM and waits.
+func stop(cmd *exec.Cmd) error {
+	if cmd == nil || cmd.Process == nil {
+		return nil
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("did not end within 30 s of SIGTERM: killed")
+	}
+}
+
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
