@@ -113,16 +113,7 @@ func NewManager(o *Options, scheme *runtime.Scheme, extra func(*manager.Options)
 	cfg.QPS = float32(o.QPS)
 	cfg.Burst = o.Burst
 
-	opts := manager.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsOptions(o),
-		HealthProbeBindAddress: o.ProbeAddr,
-		LeaderElection:         o.LeaderElection,
-		LeaderElectionID:       o.Name + ".kontrail.juniper.net",
-	}
-	if o.ClusterLease != "" {
-		opts.LeaderElectionNamespace = o.ClusterLease
-	}
+	opts := managerOptions(o, scheme)
 	if extra != nil {
 		extra(&opts)
 	}
@@ -195,6 +186,28 @@ func run(opts *Options, setup func(manager.Manager) error, configure []func(*man
 		return fmt.Errorf("manager stopped: %w", err)
 	}
 	return nil
+}
+
+// managerOptions are the manager's options from the component's.
+//
+// A leader that is stopped (SIGTERM: a rollout, a drain) releases its
+// lease once every runnable has ended, and the process then exits (Run
+// returns): the next leader starts at once instead of after the lease's
+// 15 s (the bench's controller restart took 21.8 s so). A leader that
+// crashes still holds the lease until it expires.
+func managerOptions(o *Options, scheme *runtime.Scheme) manager.Options {
+	opts := manager.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsOptions(o),
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              o.Name + ".kontrail.juniper.net",
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if o.ClusterLease != "" {
+		opts.LeaderElectionNamespace = o.ClusterLease
+	}
+	return opts
 }
 
 // electOnePerCluster turns leader election on for a one-per-cluster

@@ -53,3 +53,14 @@ func TestPlainMetricsOnlyOnLoopback(t *testing.T) {
 		}
 	}
 }
+
+// A stopped leader hands its lease over at once; one that crashes cannot.
+func TestStoppedLeaderReleasesItsLease(t *testing.T) {
+	opts := managerOptions(&Options{Name: "kontrail-controller", ClusterLease: "kube-system", LeaderElection: true, MetricsAddr: "0"}, nil)
+	if !opts.LeaderElection || !opts.LeaderElectionReleaseOnCancel {
+		t.Fatalf("leader election %v, released on stop %v: want both", opts.LeaderElection, opts.LeaderElectionReleaseOnCancel)
+	}
+	if opts.LeaderElectionNamespace != "kube-system" || opts.LeaderElectionID != "kontrail-controller.kontrail.juniper.net" {
+		t.Fatalf("lease %s/%s", opts.LeaderElectionNamespace, opts.LeaderElectionID)
+	}
+}
