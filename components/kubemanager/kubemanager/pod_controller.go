@@ -66,6 +66,51 @@ type PodReconciler struct {
 
 	// APIReader reads the apiserver, not the cache.
 	APIReader client.Reader
+
+	// created holds the interfaces and InstanceIPs this kubemanager
+	// created that its cache has not shown yet (key: createdKey), so that
+	// a pod's next reconcile reads them from the apiserver instead of
+	// creating them again.
+	created sync.Map
+}
+
+// createdKey names obj, made for pod, in PodReconciler.created.
+func createdKey(pod types.NamespacedName, obj client.Object) string {
+	return fmt.Sprintf("%s|%T|%s", pod, obj, client.ObjectKeyFromObject(obj))
+}
+
+// getMade reads obj, made for pod, from the cache; one this kubemanager
+// created that the cache has not seen yet is read from the apiserver.
+// The cache lags the creates of a burst: a pod reconciled again (its
+// interface's event arrives before its InstanceIPs') created them a
+// second time, answered AlreadyExists (0.64 failed creates per pod in
+// the 1,000-pod burst), each a write's cost to the apiserver.
+func (r *PodReconciler) getMade(ctx context.Context, pod types.NamespacedName, obj client.Object) error {
+	id := createdKey(pod, obj)
+	err := r.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	if err == nil {
+		r.created.Delete(id)
+		return nil
+	}
+	if _, pending := r.created.Load(id); !pending || !apierrors.IsNotFound(err) {
+		return err
+	}
+	err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	if apierrors.IsNotFound(err) {
+		r.created.Delete(id) // deleted since: made again
+	}
+	return err
+}
+
+// forgetMade drops what created holds for pod (gone).
+func (r *PodReconciler) forgetMade(pod types.NamespacedName) {
+	prefix := pod.String() + "|"
+	r.created.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			r.created.Delete(k)
+		}
+		return true
+	})
 }
 
 // podRetry is a pod whose allocation failed.
@@ -378,7 +423,8 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 
 	vmi := &corev1alpha1.VirtualMachineInterface{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace,
 		Name: truncate(pod.Name, 244) + "-" + shortHash(string(pod.UID), ifc.name)}}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(vmi), vmi); apierrors.IsNotFound(err) {
+	podKey := client.ObjectKeyFromObject(pod)
+	if err := r.getMade(ctx, podKey, vmi); apierrors.IsNotFound(err) {
 		vmi.Labels, vmi.Annotations = podLabels(pod), podAnnotations(pod)
 		vmi.Spec = corev1alpha1.VirtualMachineInterfaceSpec{
 			VirtualNetworkReference:  corev1alpha1.ResourceReference{Kind: "VirtualNetwork", Namespace: ifc.network.Namespace, Name: ifc.network.Name, UID: vn.UID},
@@ -404,6 +450,7 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 			}
 			return st, "", nil, fmt.Errorf("failed to create VirtualMachineInterface %s/%s: %w", vmi.Namespace, vmi.Name, err)
 		}
+		r.created.Store(createdKey(podKey, vmi), struct{}{})
 	} else if err != nil {
 		return st, "", nil, err
 	}
@@ -419,7 +466,7 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 	for _, family := range families {
 		iip := &corev1alpha1.InstanceIP{ObjectMeta: metav1.ObjectMeta{
 			Name: truncate(r.Config.ClusterName+"-"+pod.Name, 234) + "-" + shortHash(string(pod.UID), ifc.name, string(family))}}
-		if err := r.Get(ctx, client.ObjectKeyFromObject(iip), iip); apierrors.IsNotFound(err) {
+		if err := r.getMade(ctx, podKey, iip); apierrors.IsNotFound(err) {
 			iip.Labels, iip.Annotations = podLabels(pod), podAnnotations(pod)
 			iip.Spec = corev1alpha1.InstanceIPSpec{InstanceIPFamily: family,
 				VirtualNetworkReference:           corev1alpha1.ResourceReference{Kind: "VirtualNetwork", Namespace: ifc.network.Namespace, Name: ifc.network.Name, UID: vn.UID},
@@ -440,6 +487,7 @@ func (r *PodReconciler) ensureInterface(ctx context.Context, pod *corev1.Pod, vm
 				}
 				return st, "", nil, fmt.Errorf("failed to create InstanceIP %s: %w", iip.Name, err)
 			}
+			r.created.Store(createdKey(podKey, iip), struct{}{})
 		} else if err != nil {
 			return st, "", nil, err
 		}
@@ -549,6 +597,7 @@ func (r *PodReconciler) annotate(ctx context.Context, pod *corev1.Pod, kv map[st
 // cleanup deletes the objects made for the pod of this name whose UID is
 // not keep: all of them when the pod is gone (keep "").
 func (r *PodReconciler) cleanup(ctx context.Context, pod types.NamespacedName, keep types.UID) error {
+	r.forgetMade(pod)
 	key := client.MatchingFields{indexPod: pod.String()}
 	var errs []error
 	var iips corev1alpha1.InstanceIPList
