@@ -15,6 +15,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -203,6 +204,11 @@ func managerOptions(o *Options, scheme *runtime.Scheme) manager.Options {
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionID:              o.Name + ".kontrail.juniper.net",
 		LeaderElectionReleaseOnCancel: true,
+		// The cache holds every object a component watches (the
+		// controller and kubemanager: every pod's interfaces and
+		// addresses); their managed fields, which no component reads,
+		// were a large share of each.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	}
 	if o.ClusterLease != "" {
 		opts.LeaderElectionNamespace = o.ClusterLease

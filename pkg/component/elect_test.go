@@ -5,6 +5,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestElectOnePerCluster(t *testing.T) {
@@ -62,5 +65,18 @@ func TestStoppedLeaderReleasesItsLease(t *testing.T) {
 	}
 	if opts.LeaderElectionNamespace != "kube-system" || opts.LeaderElectionID != "kontrail-controller.kontrail.juniper.net" {
 		t.Fatalf("lease %s/%s", opts.LeaderElectionNamespace, opts.LeaderElectionID)
+	}
+}
+
+// The components' caches drop managed fields.
+func TestCacheStripsManagedFields(t *testing.T) {
+	opts := managerOptions(&Options{Name: "kontrail-kubemanager", MetricsAddr: "0"}, nil)
+	if opts.Cache.DefaultTransform == nil {
+		t.Fatal("no cache transform")
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
+	out, err := opts.Cache.DefaultTransform(pod)
+	if err != nil || len(out.(*corev1.Pod).ManagedFields) != 0 {
+		t.Fatalf("managed fields kept: %v, %v", out, err)
 	}
 }
