@@ -597,7 +597,12 @@ func (r *PodReconciler) annotate(ctx context.Context, pod *corev1.Pod, kv map[st
 // cleanup deletes the objects made for the pod of this name whose UID is
 // not keep: all of them when the pod is gone (keep "").
 func (r *PodReconciler) cleanup(ctx context.Context, pod types.NamespacedName, keep types.UID) error {
-	r.forgetMade(pod)
+	if keep == "" || keep == "none" {
+		// Every object of the pod goes (each reconcile also cleans up
+		// after an earlier pod of its name, keeping the current one's:
+		// its records stay).
+		r.forgetMade(pod)
+	}
 	key := client.MatchingFields{indexPod: pod.String()}
 	var errs []error
 	var iips corev1alpha1.InstanceIPList
