@@ -13,6 +13,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
@@ -244,6 +245,74 @@ var _ = Describe("Controller", func() {
 		again := instanceIP("burst-again", vn, freed)
 		Expect(create(again)).To(Succeed())
 		Expect(addresses([]*corev1alpha1.InstanceIP{again})).To(Equal([]string{freed}))
+	})
+
+	It("writes an allocation, its record, its finalizer and the status in one write naming the generation it made, and keeps everyone else's status writes out", func() {
+		vn := network("onewrite", "10.21.0.0/24")
+		Eventually(stateOf(vn)).Should(Equal("Success"))
+		watcher, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+
+		// An InstanceIP and an interface created with a status of their
+		// own: admission drops it (no one but the components writes it).
+		iip := instanceIP(uniqueName("onewrite"), vn, "")
+		iip.Status.State, iip.Status.Network = corev1alpha1.StateFailure, "forged"
+		vmi := &corev1alpha1.VirtualMachineInterface{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: uniqueName("onewrite")},
+			Spec:   corev1alpha1.VirtualMachineInterfaceSpec{VirtualNetworkReference: corev1alpha1.ResourceReference{Name: vn.Name}},
+			Status: corev1alpha1.VirtualMachineInterfaceStatus{CommonStatus: corev1alpha1.CommonStatus{State: corev1alpha1.StateFailure}}}
+		vm := &corev1alpha1.VirtualMachine{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("onewrite")},
+			Spec: corev1alpha1.VirtualMachineSpec{ServerNamespace: "default", ServerName: "onewrite"}}
+		for _, o := range []client.Object{iip, vmi, vm} {
+			list := map[client.Object]client.ObjectList{iip: &corev1alpha1.InstanceIPList{}, vmi: &corev1alpha1.VirtualMachineInterfaceList{},
+				vm: &corev1alpha1.VirtualMachineList{}}[o]
+			w, err := watcher.Watch(ctx, list, client.MatchingFields{"metadata.name": o.GetName()})
+			Expect(err).NotTo(HaveOccurred())
+			defer w.Stop()
+			Expect(create(o)).To(Succeed())
+			Eventually(stateOf(o)).Should(Equal("Success"), "%T %s", o, o.GetName())
+			cs := o.(corev1alpha1.Object).GetCommonStatus()
+			Expect(cs.ObservedGeneration).To(Equal(o.GetGeneration()), "%T %s", o, o.GetName())
+			Expect(meta.FindStatusCondition(cs.Conditions, controllers.ConditionReady).ObservedGeneration).To(Equal(o.GetGeneration()))
+			// The create, then the controller's one write: nothing more.
+			var events []string
+			for drained := false; !drained; {
+				select {
+				case e := <-w.ResultChan():
+					obj := e.Object.(client.Object)
+					events = append(events, fmt.Sprintf("%s generation %d state %q", e.Type, obj.GetGeneration(),
+						obj.(corev1alpha1.Object).GetCommonStatus().State))
+				case <-time.After(2 * time.Second):
+					drained = true
+				}
+			}
+			Expect(events).To(Equal([]string{`ADDED generation 1 state ""`, `MODIFIED generation 2 state "Success"`}), "%T %s", o, o.GetName())
+		}
+		Expect(iip.Status.Network).To(Equal("default/onewrite"))
+		Expect(iip.Finalizers).To(ContainElement(controllers.FinalizerInstanceIP))
+		Expect(vmi.Finalizers).To(ContainElement(controllers.FinalizerMACDeallocation))
+		Expect(vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress).To(HaveLen(1))
+
+		// Someone else's update: its spec and metadata change, the status
+		// stays (the apiserver's answer is what it stored).
+		Expect(update(iip, func(iip *corev1alpha1.InstanceIP) {
+			iip.Labels = map[string]string{"edited": "yes"}
+			iip.Status.State, iip.Status.Observation = corev1alpha1.StateFailure, "forged"
+		})).To(Succeed())
+		Expect(iip.Labels).To(HaveKeyWithValue("edited", "yes"))
+		Expect(iip.Status.State).To(Equal(corev1alpha1.StateSuccess))
+		Expect(iip.Status.Observation).To(BeEmpty())
+		Expect(update(vmi, func(vmi *corev1alpha1.VirtualMachineInterface) {
+			vmi.Spec.PodName = "edited"
+			vmi.Status = corev1alpha1.VirtualMachineInterfaceStatus{}
+		})).To(Succeed())
+		Expect(vmi.Spec.PodName).To(Equal("edited"))
+		Expect(vmi.Status.State).To(Equal(corev1alpha1.StateSuccess))
+		// A spec change is a new generation, which the controller's next
+		// write names.
+		Eventually(func() string {
+			get(vmi)
+			return fmt.Sprintf("generation %d observed %d", vmi.Generation, vmi.Status.ObservedGeneration)
+		}).Should(Equal("generation 4 observed 4"))
 	})
 
 	It("never hands out an address twice nor loses one when stopped in the middle of a burst", func() {

@@ -208,6 +208,9 @@ var _ = Describe("kubemanager", func() {
 			}
 		}
 		Expect(vm.Spec.Workload).To(Equal("/default/vn1-pod"))
+		// Created with its state (nothing to allocate): no second write.
+		Expect(vm.Status.State).To(Equal(corev1alpha1.StateSuccess))
+		Expect([]int64{vm.Generation, vm.Status.ObservedGeneration}).To(Equal([]int64{1, 1}))
 		Expect(vm.Name).To(MatchRegexp(`^contrail-k8s-kubemanager-mk-vn1-pod-[0-9a-f]{8}$`))
 		var vmis corev1alpha1.VirtualMachineInterfaceList
 		Expect(k8sClient.List(ctx, &vmis, client.InNamespace("default"))).To(Succeed())

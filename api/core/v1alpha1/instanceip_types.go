@@ -65,8 +65,12 @@ type InstanceIPStatus struct {
 // InstanceIP represents an IP address and its configuration used for
 // interfaces.
 //
+// It has no status subresource, as in CN2: the controller writes what it
+// allocates, its finalizer and its status in one update, whose new
+// generation its observedGeneration names; admission keeps the status of
+// anyone else's writes (docs/api.md).
+//
 // +kubebuilder:object:root=true
-// +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=iip,categories=contrail
 // +kubebuilder:printcolumn:name="IPAddress",type=string,JSONPath=`.spec.instanceIPAddress`
 // +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.status.network`

@@ -47,8 +47,12 @@ type VirtualMachineStatus struct {
 // VirtualMachine represents a computational resource, for example, a
 // virtual machine, bare metal server, or container.
 //
+// It has no status subresource, as in CN2: the controller writes what it
+// allocates, its finalizer and its status in one update, whose new
+// generation its observedGeneration names; admission keeps the status of
+// anyone else's writes (docs/api.md).
+//
 // +kubebuilder:object:root=true
-// +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=vm,categories=contrail
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.serverType`
 // +kubebuilder:printcolumn:name="Workload",type=string,JSONPath=`.spec.workload`

@@ -64,8 +64,12 @@ type VirtualMachineInterfaceStatus struct {
 // network. It may or may not have corresponding virtual machine. A virtual
 // machine interface has at least a MAC address and an IP address.
 //
+// It has no status subresource, as in CN2: the controller writes what it
+// allocates, its finalizer and its status in one update, whose new
+// generation its observedGeneration names; admission keeps the status of
+// anyone else's writes (docs/api.md).
+//
 // +kubebuilder:object:root=true
-// +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=vmi,categories=contrail
 // +kubebuilder:printcolumn:name="ClusterName",type=string,JSONPath=`.spec.clusterName`
 // +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.spec.virtualNetworkReference.name`

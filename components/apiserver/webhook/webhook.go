@@ -6,13 +6,16 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"sort"
 	"strings"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -37,6 +40,12 @@ type kindWebhook[T client.Object] struct {
 	// warn, when set, names the fields obj sets that Kontrail accepts and
 	// does not implement: the writer sees them as admission warnings.
 	warn func(obj T) admission.Warnings
+	// statusWithObject: the kind has no status subresource (as in CN2), so
+	// its status is written with the object. Only the components write it:
+	// their writes skip this webhook (the configurations' matchConditions),
+	// and anyone else's keep the stored status, as a status subresource
+	// would (none on create).
+	statusWithObject bool
 }
 
 func (w *kindWebhook[T]) warnings(obj T) admission.Warnings {
@@ -46,9 +55,35 @@ func (w *kindWebhook[T]) warnings(obj T) admission.Warnings {
 	return w.warn(obj)
 }
 
-func (w *kindWebhook[T]) Default(_ context.Context, obj T) error {
+func (w *kindWebhook[T]) Default(ctx context.Context, obj T) error {
 	w.defaults(obj)
+	if !w.statusWithObject {
+		return nil
+	}
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	var old T // nil on create: no status
+	if req.Operation == admissionv1.Update {
+		old = reflect.New(reflect.TypeFor[T]().Elem()).Interface().(T)
+		if err := json.Unmarshal(req.OldObject.Raw, old); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("failed to decode the stored object: %v", err))
+		}
+	}
+	keepStatus(obj, old)
 	return nil
+}
+
+// keepStatus sets obj's status to old's, or to none when old is nil.
+func keepStatus[T client.Object](obj, old T) {
+	status := reflect.ValueOf(obj).Elem().FieldByName("Status")
+	var none T
+	if any(old) == any(none) {
+		status.SetZero()
+		return
+	}
+	status.Set(reflect.ValueOf(old).Elem().FieldByName("Status"))
 }
 
 func (w *kindWebhook[T]) ValidateCreate(ctx context.Context, obj T) (admission.Warnings, error) {
@@ -161,14 +196,14 @@ func Setup(mgr ctrl.Manager) error {
 		register(mgr, &corev1alpha1.RouteTarget{}, &kindWebhook[*corev1alpha1.RouteTarget]{
 			defaults: DefaultRouteTarget, validate: onlyObject(ValidateRouteTarget, nil)}),
 		register(mgr, &corev1alpha1.VirtualMachine{}, &kindWebhook[*corev1alpha1.VirtualMachine]{
-			defaults: corev1alpha1.DefaultVirtualMachine, validate: onlyObject(ValidateVirtualMachine, nil)}),
+			defaults: corev1alpha1.DefaultVirtualMachine, validate: onlyObject(ValidateVirtualMachine, nil), statusWithObject: true}),
 		register(mgr, &corev1alpha1.VirtualMachineInterface{}, &kindWebhook[*corev1alpha1.VirtualMachineInterface]{
-			defaults: corev1alpha1.DefaultVirtualMachineInterface, validate: validateVirtualMachineInterface,
+			defaults: corev1alpha1.DefaultVirtualMachineInterface, validate: validateVirtualMachineInterface, statusWithObject: true,
 			refuseDelete: func(ctx context.Context, r client.Reader, vmi *corev1alpha1.VirtualMachineInterface) (string, error) {
 				return heldByPlugged(ctx, r, vmi, fmt.Sprintf("VirtualMachineInterface %s/%s is interface %s", vmi.Namespace, vmi.Name, vmi.Spec.InterfaceName))
 			}}),
 		register(mgr, &corev1alpha1.InstanceIP{}, &kindWebhook[*corev1alpha1.InstanceIP]{
-			defaults: corev1alpha1.DefaultInstanceIP, validate: validateInstanceIP,
+			defaults: corev1alpha1.DefaultInstanceIP, validate: validateInstanceIP, statusWithObject: true,
 			refuseDelete: func(ctx context.Context, r client.Reader, iip *corev1alpha1.InstanceIP) (string, error) {
 				return heldByPlugged(ctx, r, iip, fmt.Sprintf("InstanceIP %s holds address %s", iip.Name, iip.Spec.InstanceIPAddress))
 			}}),

@@ -37,7 +37,6 @@ type InstanceIPReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=instanceips,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=instanceips/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualnetworks;subnets,verbs=get;list;watch
 
 // Reconcile allocates, persists and reports the InstanceIP's address.
@@ -95,36 +94,31 @@ func (r *InstanceIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	r.State.nameOwner(iip.UID, "InstanceIP "+iip.Name)
 
-	// Persist the address, the record of its allocation and the finalizer
-	// that returns it in one write: a restarted controller reserves exactly
-	// what objects record, and an InstanceIP that holds nothing needs no
-	// finalizer.
-	record := allocatedAddress(sn, addr)
-	if iip.Spec.InstanceIPAddress != addr.String() || iip.Annotations[AnnotationAllocated] != record || !controllerutil.ContainsFinalizer(iip, FinalizerInstanceIP) {
-		if iip.Annotations == nil {
-			iip.Annotations = map[string]string{}
-		}
-		iip.Annotations[AnnotationAllocated] = record
-		iip.Spec.InstanceIPAddress = addr.String()
-		controllerutil.AddFinalizer(iip, FinalizerInstanceIP)
-		corev1alpha1.DefaultInstanceIP(iip) // admission skips the controller's writes of this kind
-		if err := r.Patch(ctx, iip, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-			if apierrors.IsNotFound(err) {
-				r.State.ReleaseAddress(iip.UID)
-				return ctrl.Result{}, r.State.locks.releaseHolder(ctx, iip.UID)
-			}
-			// Keep the reservation: the retry finds it held by this owner.
-			return ctrl.Result{}, fmt.Errorf("failed to record address %s on InstanceIP %s: %w", addr, iip.Name, err)
-		}
-		before = deepCopy(iip)
+	// Persist the address, the record of its allocation, the finalizer
+	// that returns it and the status in one write: a restarted controller
+	// reserves exactly what objects record, and an InstanceIP that holds
+	// nothing needs no finalizer.
+	if iip.Annotations == nil {
+		iip.Annotations = map[string]string{}
 	}
-
+	iip.Annotations[AnnotationAllocated] = allocatedAddress(sn, addr)
+	iip.Spec.InstanceIPAddress = addr.String()
+	controllerutil.AddFinalizer(iip, FinalizerInstanceIP)
+	corev1alpha1.DefaultInstanceIP(iip) // admission skips the controller's writes of this kind
 	iip.Status.SubnetReference = &corev1alpha1.ResourceReference{
 		APIVersion: corev1alpha1.GroupVersion.String(), Kind: "Subnet", Namespace: sn.Namespace, Name: sn.Name, UID: sn.UID,
 	}
 	iip.Status.Network = network
 	setState(&iip.Status.CommonStatus, iip.Generation, corev1alpha1.StateSuccess, ReasonReady, "")
-	return ctrl.Result{}, patchStatus(ctx, r.Client, iip, before)
+	if err := writeObject(ctx, r.Client, iip, before, true); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.State.ReleaseAddress(iip.UID)
+			return ctrl.Result{}, r.State.locks.releaseHolder(ctx, iip.UID)
+		}
+		// Keep the reservation: the retry finds it held by this owner.
+		return ctrl.Result{}, fmt.Errorf("failed to record address %s on InstanceIP %s: %w", addr, iip.Name, err)
+	}
+	return ctrl.Result{}, nil
 }
 
 // holds reads the address the InstanceIP holds from its allocation
@@ -183,7 +177,7 @@ func (r *InstanceIPReconciler) keep(ctx context.Context, iip, before *corev1alph
 	}
 	iip.Status.Network = network
 	setState(&iip.Status.CommonStatus, iip.Generation, corev1alpha1.StateSuccess, ReasonReady, observation)
-	return patchStatus(ctx, r.Client, iip, before)
+	return client.IgnoreNotFound(writeObject(ctx, r.Client, iip, before, false))
 }
 
 // subnetOf finds the Subnet of the InstanceIP's family in its network; a
@@ -288,7 +282,7 @@ func (r *InstanceIPReconciler) fail(ctx context.Context, iip, before *corev1alph
 		r.Recorder.Eventf(iip, nil, "Warning", reason, "AllocateAddress", problem)
 	}
 	setState(&iip.Status.CommonStatus, iip.Generation, corev1alpha1.StateFailure, reason, problem)
-	return patchStatus(ctx, r.Client, iip, before)
+	return client.IgnoreNotFound(writeObject(ctx, r.Client, iip, before, false))
 }
 
 // retryWaiting requeues the InstanceIPs of the same network that failed.

@@ -95,8 +95,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		&VirtualMachineInterfaceReconciler{Client: c, State: state, Recorder: recorder},
 		&VirtualNetworkRouterReconciler{Client: c, State: state, Recorder: recorder, AutonomousSystem: opts.AutonomousSystem},
 		&VirtualRouterReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: recorder, Grace: opts.NodeGoneGrace},
-		newStateReconciler("virtualmachine", c, func() *corev1alpha1.VirtualMachine { return &corev1alpha1.VirtualMachine{} }),
-		newStateReconciler("routetarget", c, func() *corev1alpha1.RouteTarget { return &corev1alpha1.RouteTarget{} }),
+		newStateReconciler("virtualmachine", c, func() *corev1alpha1.VirtualMachine { return &corev1alpha1.VirtualMachine{} }, false),
+		newStateReconciler("routetarget", c, func() *corev1alpha1.RouteTarget { return &corev1alpha1.RouteTarget{} }, true),
 	} {
 		if err := r.SetupWithManager(mgr, opts.Workers); err != nil {
 			return nil, fmt.Errorf("failed to set up %T: %w", r, err)

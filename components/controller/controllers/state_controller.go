@@ -19,16 +19,20 @@ type stateReconciler[T interface {
 	client.Client
 	name   string
 	newObj func() T
+	// statusSubresource: the kind's status is written through its status
+	// subresource (RouteTargets), not with the object (VirtualMachines).
+	statusSubresource bool
 }
 
-// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines;routetargets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines/status;routetargets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachines,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=routetargets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=routetargets/status,verbs=get;update;patch
 
 func newStateReconciler[T interface {
 	client.Object
 	corev1alpha1.Object
-}](name string, c client.Client, newObj func() T) *stateReconciler[T] {
-	return &stateReconciler[T]{Client: c, name: name, newObj: newObj}
+}](name string, c client.Client, newObj func() T, statusSubresource bool) *stateReconciler[T] {
+	return &stateReconciler[T]{Client: c, name: name, newObj: newObj, statusSubresource: statusSubresource}
 }
 
 func (r *stateReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -40,9 +44,12 @@ func (r *stateReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if cs.State == corev1alpha1.StateSuccess && cs.ObservedGeneration == obj.GetGeneration() {
 		return ctrl.Result{}, nil
 	}
-	before := obj.DeepCopyObject().(client.Object)
+	before := obj.DeepCopyObject().(T)
 	setState(cs, obj.GetGeneration(), corev1alpha1.StateSuccess, ReasonReady, "")
-	return ctrl.Result{}, patchStatus(ctx, r.Client, obj, before)
+	if r.statusSubresource {
+		return ctrl.Result{}, patchStatus(ctx, r.Client, obj, before)
+	}
+	return ctrl.Result{}, client.IgnoreNotFound(writeObject(ctx, r.Client, obj, before, false))
 }
 
 func (r *stateReconciler[T]) SetupWithManager(mgr ctrl.Manager, workers int) error {

@@ -30,7 +30,6 @@ type VirtualMachineInterfaceReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachineinterfaces,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=core.contrail.juniper.net,resources=virtualmachineinterfaces/status,verbs=get;update;patch
 
 // Reconcile allocates, persists and reports the interface's MAC.
 func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -94,7 +93,7 @@ func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req c
 		}
 		r.State.nameOwner(vmi.UID, name)
 		setState(&vmi.Status.CommonStatus, vmi.Generation, corev1alpha1.StateSuccess, ReasonReady, problem)
-		return ctrl.Result{}, patchStatus(ctx, r.Client, vmi, before)
+		return ctrl.Result{}, client.IgnoreNotFound(writeObject(ctx, r.Client, vmi, before, false))
 	case len(requested) > 0:
 		mac = string(requested[0])
 		err := r.State.MACs.Reserve(mac, vmi.UID)
@@ -135,27 +134,24 @@ func (r *VirtualMachineInterfaceReconciler) Reconcile(ctx context.Context, req c
 	}
 	r.State.nameOwner(vmi.UID, name)
 
-	// The MAC, the record of its allocation and the finalizer that returns
-	// it, in one write.
-	if vmi.Annotations[AnnotationAllocated] != mac || len(requested) == 0 || !controllerutil.ContainsFinalizer(vmi, FinalizerMACDeallocation) {
-		if vmi.Annotations == nil {
-			vmi.Annotations = map[string]string{}
-		}
-		vmi.Annotations[AnnotationAllocated] = mac
-		controllerutil.AddFinalizer(vmi, FinalizerMACDeallocation)
-		vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress = []corev1alpha1.MACAddress{corev1alpha1.MACAddress(mac)}
-		corev1alpha1.DefaultVirtualMachineInterface(vmi) // admission skips the controller's writes of this kind
-		if err := r.Patch(ctx, vmi, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-			if apierrors.IsNotFound(err) {
-				r.State.MACs.Release(vmi.UID)
-				return ctrl.Result{}, r.State.locks.releaseHolder(ctx, vmi.UID)
-			}
-			return ctrl.Result{}, fmt.Errorf("failed to record MAC %s on %s: %w", mac, name, err)
-		}
-		before = deepCopy(vmi)
+	// The MAC, the record of its allocation, the finalizer that returns it
+	// and the status, in one write.
+	if vmi.Annotations == nil {
+		vmi.Annotations = map[string]string{}
 	}
+	vmi.Annotations[AnnotationAllocated] = mac
+	controllerutil.AddFinalizer(vmi, FinalizerMACDeallocation)
+	vmi.Spec.VirtualMachineInterfaceMacAddresses.MACAddress = []corev1alpha1.MACAddress{corev1alpha1.MACAddress(mac)}
+	corev1alpha1.DefaultVirtualMachineInterface(vmi) // admission skips the controller's writes of this kind
 	setState(&vmi.Status.CommonStatus, vmi.Generation, corev1alpha1.StateSuccess, ReasonReady, "")
-	return ctrl.Result{}, patchStatus(ctx, r.Client, vmi, before)
+	if err := writeObject(ctx, r.Client, vmi, before, true); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.State.MACs.Release(vmi.UID)
+			return ctrl.Result{}, r.State.locks.releaseHolder(ctx, vmi.UID)
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to record MAC %s on %s: %w", mac, name, err)
+	}
+	return ctrl.Result{}, nil
 }
 
 // fail reports a problem on the interface, once as an event; it holds no
@@ -166,7 +162,7 @@ func (r *VirtualMachineInterfaceReconciler) fail(ctx context.Context, vmi, befor
 		r.Recorder.Eventf(vmi, nil, "Warning", reason, "AllocateMAC", problem)
 	}
 	setState(&vmi.Status.CommonStatus, vmi.Generation, corev1alpha1.StateFailure, reason, problem)
-	return patchStatus(ctx, r.Client, vmi, before)
+	return client.IgnoreNotFound(writeObject(ctx, r.Client, vmi, before, false))
 }
 
 // SetupWithManager watches interfaces.

@@ -199,6 +199,10 @@ func (r *PodReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 			Spec: corev1alpha1.VirtualMachineSpec{ServerType: corev1alpha1.ServerTypeContainer,
 				ServerNamespace: pod.Namespace, ServerName: pod.Name}}
 		corev1alpha1.DefaultVirtualMachine(vm)
+		// A VirtualMachine has nothing to allocate: valid once admitted, it
+		// is created with the state the controller would write after
+		// (its status is written with the object, docs/api.md).
+		vm.Status.SetState(1, corev1alpha1.StateSuccess, corev1alpha1.ReasonReady, "")
 		if err := r.Create(ctx, vm); err != nil && !apierrors.IsAlreadyExists(err) {
 			return ctrl.Result{}, fmt.Errorf("failed to create VirtualMachine %s: %w", vm.Name, err)
 		}
