@@ -54,37 +54,35 @@ func (r *allocationRepair) pass(ctx context.Context) error {
 	if err := r.state.Load(ctx); err != nil {
 		return err
 	}
-	var list corev1alpha1.AllocationList
-	if err := r.reader.List(ctx, &list); err != nil {
-		return err
-	}
 	suspects := map[string]bool{}
-	for i := range list.Items {
-		a := &list.Items[i]
+	err := eachAllocation(ctx, r.reader, func(a *corev1alpha1.Allocation) {
 		if time.Since(a.CreationTimestamp.Time) < r.minAge {
-			continue
+			return
 		}
 		gone, err := r.holderGone(ctx, r.client, a.Spec.HolderReference)
 		if err != nil || !gone {
-			continue
+			return
 		}
 		if !r.suspects[a.Name] {
 			suspects[a.Name] = true // look again next pass
-			continue
+			return
 		}
 		if gone, err := r.holderGone(ctx, r.reader, a.Spec.HolderReference); err != nil || !gone {
-			continue
+			return
 		}
 		uid := a.UID
 		if err := r.client.Delete(ctx, a, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
 			log.Error(err, "Failed to delete an Allocation whose holder is gone", "allocation", a.Name)
-			continue
+			return
 		}
 		holder := a.Spec.HolderReference.UID
 		r.state.locks.forget(a.Name, holder)
 		r.state.releaseOwner(holder)
 		log.Info("Deleted an Allocation whose holder is gone", "allocation", a.Name, "holder",
 			a.Spec.HolderReference.Kind+" "+qualified(a.Spec.HolderReference.Namespace, a.Spec.HolderReference.Name))
+	})
+	if err != nil {
+		return err
 	}
 	r.suspects = suspects
 	return nil

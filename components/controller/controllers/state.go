@@ -38,13 +38,19 @@ const (
 )
 
 // State is the controller's allocations, shared by its reconcilers. It is
-// rebuilt from the objects, read from the apiserver itself (not the
-// cache, which may lag it), before the first reconcile, so a restarted
-// controller (or a new leader) never hands out twice what an object holds.
+// rebuilt from the objects before the first reconcile, so a restarted
+// controller (or a new leader) never hands out twice what an object holds:
+// the Allocations (the locks, which decide) and the networks, Subnets and
+// route targets' holders are read from the apiserver itself; the
+// InstanceIPs and interfaces, tens of thousands at scale, from the
+// synced cache, whose lag can cost a proposal but never a second holder
+// (a value whose Allocation exists is refused to anyone else, and learnt).
 type State struct {
 	// reader lists the objects the state is rebuilt from: the manager's
 	// API reader, which reads the apiserver, never a cache.
 	reader client.Reader
+	// cache lists the InstanceIPs and interfaces: the manager's client.
+	cache client.Reader
 	// locks are the Allocation objects, the apiserver's lock on each value.
 	locks *locks
 
@@ -65,6 +71,7 @@ type State struct {
 func NewState(c client.Client, reader client.Reader) *State {
 	return &State{
 		reader:       reader,
+		cache:        c,
 		locks:        newLocks(c, reader),
 		VNIs:         allocator.NewIDPool(firstVNI, vniCount),
 		RouteTargets: allocator.NewIDPool(firstRouteTargetNumber, routeTargetNumberCount),
@@ -208,7 +215,7 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 		byName[client.ObjectKeyFromObject(&subnets.Items[i])] = &subnets.Items[i]
 	}
 	var iips corev1alpha1.InstanceIPList
-	if err := c.List(ctx, &iips); err != nil {
+	if err := s.cache.List(ctx, &iips); err != nil {
 		return fmt.Errorf("failed to list InstanceIPs: %w", err)
 	}
 	for _, iip := range iips.Items {
@@ -233,7 +240,7 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 	}
 
 	var vmis corev1alpha1.VirtualMachineInterfaceList
-	if err := c.List(ctx, &vmis); err != nil {
+	if err := s.cache.List(ctx, &vmis); err != nil {
 		return fmt.Errorf("failed to list VirtualMachineInterfaces: %w", err)
 	}
 	for _, vmi := range vmis.Items {
@@ -248,11 +255,11 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 	// The Allocations are the apiserver's record of who holds what: what
 	// they say wins over what the holders record (a value claimed by an
 	// allocation whose write to its holder did not happen is still held).
-	var allocations corev1alpha1.AllocationList
-	if err := c.List(ctx, &allocations); err != nil {
-		return fmt.Errorf("failed to list Allocations: %w", err)
-	}
-	for _, a := range allocations.Items {
+	// In pages: one list of every Allocation is a response of tens of
+	// megabytes at scale, held whole while it is decoded.
+	allocations := 0
+	err := eachAllocation(ctx, c, func(a *corev1alpha1.Allocation) {
+		allocations++
 		holder := a.Spec.HolderReference
 		var err error
 		switch a.Spec.Type {
@@ -264,7 +271,7 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 			case perr != nil:
 				err = perr
 			case sn == nil:
-				continue // its Subnet is gone: the holder keeps it (InstanceIPReconciler.keep)
+				return // its Subnet is gone: the holder keeps it (InstanceIPReconciler.keep)
 			default:
 				var pool *allocator.SubnetPool
 				if pool, err = s.SubnetPool(sn); err == nil {
@@ -284,9 +291,12 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 		}
 		s.locks.confirm(a.Name, holder.UID)
 		s.nameOwner(holder.UID, holder.Kind+" "+qualified(holder.Namespace, holder.Name))
+	})
+	if err != nil {
+		return fmt.Errorf("failed to list Allocations: %w", err)
 	}
 
-	log.Info("Rebuilt allocations from the objects", "allocations", len(allocations.Items), "vnis", s.VNIs.Used(), "routeTargets", s.RouteTargets.Used(),
+	log.Info("Rebuilt allocations from the objects", "allocations", allocations, "vnis", s.VNIs.Used(), "routeTargets", s.RouteTargets.Used(),
 		"instanceIPs", len(iips.Items), "interfaces", len(vmis.Items))
 	return nil
 }
@@ -349,4 +359,23 @@ func (s *State) releaseOwner(owner types.UID) {
 	s.ReleaseAddress(owner)
 	s.MACs.Release(owner)
 	s.VNIs.Release(owner)
+}
+
+// listPage is how many objects one page of a paged list holds.
+const listPage = 500
+
+// eachAllocation calls f with every Allocation, listed from c in pages.
+func eachAllocation(ctx context.Context, c client.Reader, f func(*corev1alpha1.Allocation)) error {
+	var list corev1alpha1.AllocationList
+	for {
+		if err := c.List(ctx, &list, client.Limit(listPage), client.Continue(list.Continue)); err != nil {
+			return err
+		}
+		for i := range list.Items {
+			f(&list.Items[i])
+		}
+		if list.Continue == "" {
+			return nil
+		}
+	}
 }
