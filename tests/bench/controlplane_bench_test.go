@@ -44,8 +44,10 @@ type kontrailStack struct {
 	controller, kubemanager *exec.Cmd
 	nodes                   []*nodes.Node
 	stopNodes               func()
-	conflist                *libcni.NetworkConfigList
-	dir                     string
+	// conflists are each node's, as its agent wrote it: the plugin finds
+	// its node's agent by the socket directory the conflist names.
+	conflists map[string]*libcni.NetworkConfigList
+	dir       string
 	// start starts the controller or kubemanager process as the stack
 	// did (a restart's measure starts it again).
 	start func(name string) (*exec.Cmd, error)
@@ -139,15 +141,15 @@ func startStack(e *testenv.Env) (*kontrailStack, error) {
 	}
 	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	path, err := s.nodes[0].WaitForConflist(wait)
-	if err != nil {
-		return nil, err
-	}
-	if s.conflist, err = libcni.ConfListFromFile(path); err != nil {
-		return nil, err
-	}
-	if _, err := s.nodes[1].WaitForConflist(wait); err != nil {
-		return nil, err
+	s.conflists = map[string]*libcni.NetworkConfigList{}
+	for _, n := range s.nodes {
+		path, err := n.WaitForConflist(wait)
+		if err != nil {
+			return nil, err
+		}
+		if s.conflists[n.Name], err = libcni.ConfListFromFile(path); err != nil {
+			return nil, err
+		}
 	}
 
 	// kubemanager installs the NAD CRD when the cluster lacks it.
@@ -549,7 +551,7 @@ func (s *kontrailStack) add(node *nodes.Node, pod *corev1.Pod) (*sandbox, error)
 		return nil, err
 	}
 	id := "sandbox-" + string(pod.UID)
-	sb := &sandbox{node: node, ns: podNS, list: s.conflist,
+	sb := &sandbox{node: node, ns: podNS, list: s.conflists[node.Name],
 		cni: libcni.NewCNIConfigWithCacheDir([]string{node.BinDir}, filepath.Join(node.Dir, "cni-cache"), quietExec()),
 		rt: &libcni.RuntimeConf{ContainerID: id, NetNS: podNS.Path(), IfName: "eth0",
 			Args: [][2]string{{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", pod.Namespace}, {"K8S_POD_NAME", pod.Name},
