@@ -1,9 +1,14 @@
 package bench
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +61,7 @@ func measureRestarts(b *testing.B, s *kontrailStack) (namespaces []string) {
 			b.Fatalf("a new pod's network after the %s's restart: %v\n%s", name, err, s.log(name))
 		}
 		b.ReportMetric(time.Since(start).Seconds(), name+"-restart-s")
+		b.Logf("%s restarted at %s; its log's milestones since:\n%s", name, start.UTC().Format(time.RFC3339), s.milestones(name, start))
 	}
 
 	// The agent: a pod allocated beforehand, so that the ADD waits for
@@ -117,4 +123,43 @@ func lastBytes(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// restartMilestones are the log messages that mark a restarted
+// component's way to its first reconcile: the lease, the caches and
+// workers, the controller's rebuild of its allocations (with each part's
+// seconds).
+var restartMilestones = []string{"successfully acquired lease", "Starting Controller", "Starting workers", "Rebuilt allocations"}
+
+// milestones are the lines of name's log since start (a restarted
+// process's log follows its predecessor's) with one of restartMilestones.
+func (s *kontrailStack) milestones(name string, start time.Time) string {
+	f, err := os.Open(filepath.Join(s.dir, name+".log"))
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			TS  string `json:"ts"`
+			Msg string `json:"msg"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		ts, err := time.Parse(time.RFC3339Nano, line.TS)
+		if err != nil || ts.Before(start.Truncate(time.Second)) {
+			continue
+		}
+		for _, m := range restartMilestones {
+			if strings.Contains(line.Msg, m) {
+				out = append(out, "  "+sc.Text())
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -169,6 +170,7 @@ func (s *State) Load(ctx context.Context) error {
 
 func (s *State) load(ctx context.Context, c client.Reader) error {
 	log := logf.FromContext(ctx).WithName("state")
+	start := time.Now()
 
 	var vns corev1alpha1.VirtualNetworkList
 	if err := c.List(ctx, &vns); err != nil {
@@ -214,6 +216,7 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 	for i := range subnets.Items {
 		byName[client.ObjectKeyFromObject(&subnets.Items[i])] = &subnets.Items[i]
 	}
+	networks := time.Since(start)
 	var iips corev1alpha1.InstanceIPList
 	if err := s.cache.List(ctx, &iips); err != nil {
 		return fmt.Errorf("failed to list InstanceIPs: %w", err)
@@ -255,6 +258,7 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 	// The Allocations are the apiserver's record of who holds what: what
 	// they say wins over what the holders record (a value claimed by an
 	// allocation whose write to its holder did not happen is still held).
+	holders := time.Since(start) - networks
 	// In pages: one list of every Allocation is a response of tens of
 	// megabytes at scale, held whole while it is decoded.
 	allocations := 0
@@ -297,7 +301,8 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 	}
 
 	log.Info("Rebuilt allocations from the objects", "allocations", allocations, "vnis", s.VNIs.Used(), "routeTargets", s.RouteTargets.Used(),
-		"instanceIPs", len(iips.Items), "interfaces", len(vmis.Items))
+		"instanceIPs", len(iips.Items), "interfaces", len(vmis.Items),
+		"networksSeconds", networks.Seconds(), "holdersSeconds", holders.Seconds(), "allocationsSeconds", (time.Since(start) - networks - holders).Seconds())
 	return nil
 }
 
