@@ -126,20 +126,22 @@ func lastBytes(s string, n int) string {
 }
 
 // restartMilestones are the log messages that mark a restarted
-// component's way to its first reconcile: the lease, the caches and
-// workers, the controller's rebuild of its allocations (with each part's
+// component's way to its first reconcile: the lease (with leader
+// election), the last of its controllers' workers started (its caches
+// synced), the controller's rebuild of its allocations (with each part's
 // seconds).
-var restartMilestones = []string{"successfully acquired lease", "Starting Controller", "Starting workers", "Rebuilt allocations"}
+var restartMilestones = []string{"successfully acquired lease", "Starting workers", "Rebuilt allocations"}
 
-// milestones are the lines of name's log since start (a restarted
-// process's log follows its predecessor's) with one of restartMilestones.
+// milestones are, of name's log since start (a restarted process's log
+// follows its predecessor's), the last line with each of
+// restartMilestones.
 func (s *kontrailStack) milestones(name string, start time.Time) string {
 	f, err := os.Open(filepath.Join(s.dir, name+".log"))
 	if err != nil {
 		return err.Error()
 	}
 	defer f.Close()
-	var out []string
+	last := map[string]string{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -156,9 +158,14 @@ func (s *kontrailStack) milestones(name string, start time.Time) string {
 		}
 		for _, m := range restartMilestones {
 			if strings.Contains(line.Msg, m) {
-				out = append(out, "  "+sc.Text())
-				break
+				last[m] = "  " + sc.Text()
 			}
+		}
+	}
+	var out []string
+	for _, m := range restartMilestones {
+		if l, ok := last[m]; ok {
+			out = append(out, l)
 		}
 	}
 	return strings.Join(out, "\n")
