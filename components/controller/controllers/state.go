@@ -218,7 +218,8 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 	}
 	networks := time.Since(start)
 	var iips corev1alpha1.InstanceIPList
-	if err := s.cache.List(ctx, &iips); err != nil {
+	// Read, never written: the cache's objects themselves, not copies.
+	if err := s.cache.List(ctx, &iips, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("failed to list InstanceIPs: %w", err)
 	}
 	for _, iip := range iips.Items {
@@ -243,7 +244,7 @@ func (s *State) load(ctx context.Context, c client.Reader) error {
 	}
 
 	var vmis corev1alpha1.VirtualMachineInterfaceList
-	if err := s.cache.List(ctx, &vmis); err != nil {
+	if err := s.cache.List(ctx, &vmis, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("failed to list VirtualMachineInterfaces: %w", err)
 	}
 	for _, vmi := range vmis.Items {
