@@ -52,6 +52,9 @@ type Agent struct {
 
 	reconcileMu sync.Mutex
 	kick        chan struct{}
+	// reconciles are the reconciles the plugin's ADDs and the loop ask
+	// for: those asked during one share the next (rounds).
+	reconciles *rounds[reconciled]
 
 	// pending are the host ends of interfaces the plugin was told about
 	// and may be making now, until when: the reconcile must not remove
@@ -91,6 +94,10 @@ func New(mgr manager.Manager, cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, cache: mgr.GetCache(), client: mgr.GetClient(), api: mgr.GetAPIReader(), ports: ports, portsProblem: portsProblem, metrics: newMetrics(),
 		kick: make(chan struct{}, 1), readyReason: "starting", pending: map[string]time.Time{}, lastUsed: map[string]time.Time{}}
+	a.reconciles = newRounds(func(ctx context.Context) reconciled {
+		state, err := a.reconcile(ctx)
+		return reconciled{state: state, err: err}
+	})
 	if err := indexByPodUID(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
@@ -188,8 +195,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		case <-a.kick:
 		case <-resync.C:
 		}
-		if _, err := a.reconcile(ctx); err != nil {
-			logger.Error(err, "failed to program the dataplane; retrying at the next change or resync")
+		// Shared with the ADDs that come meanwhile.
+		if out, _ := a.reconciles.do(ctx); out.err != nil {
+			logger.Error(out.err, "failed to program the dataplane; retrying at the next change or resync")
 		}
 	}
 }
@@ -240,11 +248,27 @@ func (a *Agent) watch(ctx context.Context, obj client.Object) error {
 		return fmt.Errorf("failed to watch %T: %w", obj, err)
 	}
 	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { a.trigger() },
-		UpdateFunc: func(any, any) { a.trigger() },
+		AddFunc: func(any) { a.trigger() },
+		UpdateFunc: func(old, obj any) {
+			if !a.ownStatusWrite(old, obj) {
+				a.trigger()
+			}
+		},
 		DeleteFunc: func(any) { a.trigger() },
 	})
 	return err
+}
+
+// ownStatusWrite says whether an update is of this node's VirtualRouter's
+// status alone: the endpoints and state the reconcile itself published,
+// which need no reconcile (each would cost one more round per round). A
+// status someone else changed is written again at the next resync.
+func (a *Agent) ownStatusWrite(old, obj any) bool {
+	before, ok := old.(*corev1alpha1.VirtualRouter)
+	after, ok2 := obj.(*corev1alpha1.VirtualRouter)
+	return ok && ok2 && after.Name == a.cfg.NodeName && before.Generation == after.Generation &&
+		equality.Semantic.DeepEqual(before.ObjectMeta.Labels, after.ObjectMeta.Labels) &&
+		equality.Semantic.DeepEqual(before.ObjectMeta.Annotations, after.ObjectMeta.Annotations)
 }
 
 // watchPods wakes the plugin's waits when their pod, or one of its
@@ -352,6 +376,12 @@ func (a *Agent) register(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// reconciled is a reconcile's outcome.
+type reconciled struct {
+	state dataplane.State
+	err   error
 }
 
 // reconcile programs the dataplane for the node's ports and the remote

@@ -151,9 +151,18 @@ func (s *server) addPorts(w http.ResponseWriter, r *http.Request) {
 		s.agent.settlePorts(p.HostIfName)
 	}
 	// Attach the ports now: the pod's traffic must flow when ADD returns.
-	// A problem of another network does not fail this pod.
+	// The reconcile that does it began after these ports were added; the
+	// ADDs that come meanwhile share it. A problem of another network does
+	// not fail this pod.
 	start := time.Now()
-	state, err := s.agent.reconcile(r.Context())
+	out, gaveUp := s.agent.reconciles.do(r.Context())
+	if gaveUp != nil {
+		// The plugin stopped waiting: its ADD fails and the runtime's DEL
+		// removes the ports.
+		writeError(w, internal(fmt.Errorf("stopped waiting for the dataplane: %w", gaveUp)))
+		return
+	}
+	state, err := out.state, out.err
 	log.FromContext(r.Context()).V(1).Info("ports attached", "container", req.Ports[0].ContainerID, "seconds", time.Since(start).Seconds())
 	for _, p := range req.Ports {
 		why := attached(state, p)
