@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -74,6 +75,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*State, error) 
 		return keys
 	}); err != nil {
 		return nil, fmt.Errorf("failed to index RoutingInstances by router: %w", err)
+	}
+
+	// Every cache the reconcilers read starts with the manager, before the
+	// lease: their initial lists (tens of thousands of InstanceIPs and
+	// interfaces at scale, seconds each from the apiserver) run at once,
+	// not one after another as each controller starts after the lease,
+	// and a standby replica holds them synced when it becomes the leader.
+	for _, obj := range []client.Object{&corev1alpha1.InstanceIP{}, &corev1alpha1.VirtualMachineInterface{}, &corev1alpha1.VirtualMachine{},
+		&corev1alpha1.VirtualNetwork{}, &corev1alpha1.RoutingInstance{}, &corev1alpha1.Subnet{}, &corev1alpha1.VirtualNetworkRouter{},
+		&corev1alpha1.RouteTarget{}, &corev1alpha1.VirtualRouter{}, &corev1.Node{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+			return nil, fmt.Errorf("failed to start the cache of %T: %w", obj, err)
+		}
 	}
 
 	if opts.NodeGoneGrace <= 0 {

@@ -23,6 +23,7 @@ import (
 	"github.com/go-logr/logr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -72,10 +73,7 @@ func Start(repoRoot string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{RepoRoot: root, Scheme: component.Scheme()}
-	if err := kubemanager.AddToScheme(e.Scheme); err != nil {
-		return nil, err
-	}
+	e := &Env{RepoRoot: root, Scheme: newScheme()}
 	mutating, validating, err := webhookconfig.Configurations(ComponentUsers...)
 	if err != nil {
 		return nil, err
@@ -142,9 +140,19 @@ func (e *Env) BinDir() string {
 	return filepath.Join(e.RepoRoot, "bin", "k8s")
 }
 
+// newScheme is the scheme of every component and kubemanager's kinds.
+func newScheme() *runtime.Scheme {
+	s := component.Scheme()
+	utilruntime.Must(kubemanager.AddToScheme(s))
+	return s
+}
+
 // newManager makes a manager as cfg's user with no metrics or probe listeners.
 func (e *Env) newManager(cfg *rest.Config, opts ctrl.Options) (ctrl.Manager, error) {
-	opts.Scheme = e.Scheme
+	// A scheme of its own: kubemanager.Setup adds its kinds to its
+	// manager's scheme, which would race with the informers of the other
+	// managers running on a shared one (as in a process of its own).
+	opts.Scheme = newScheme()
 	opts.Metrics = metricsserver.Options{BindAddress: "0"}
 	opts.HealthProbeBindAddress = "0"
 	// A restarted controller registers the same controller names again.
