@@ -5,10 +5,14 @@
 package component
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -134,7 +138,26 @@ func NewManager(o *Options, scheme *runtime.Scheme, extra func(*manager.Options)
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("failed to add readiness check: %w", err)
 	}
+	if err := mgr.AddReadyzCheck("caches", CachesSynced(mgr.GetCache())); err != nil {
+		return nil, fmt.Errorf("failed to add readiness check: %w", err)
+	}
 	return mgr, nil
+}
+
+// CachesSynced is ready once every informer the component started has
+// listed its objects. Every replica, leader or standby, syncs its caches
+// before the lease; so a rollout (the new pod ready before the old one
+// ends) hands the lease to a replica whose caches are already filled,
+// and the new leader's start is its rebuild alone.
+func CachesSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 50*time.Millisecond)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("the caches have not synced yet")
+		}
+		return nil
+	}
 }
 
 // Main is the whole main function of a control-plane binary: it parses the

@@ -50,7 +50,9 @@ type kontrailStack struct {
 	dir       string
 	// start starts the controller or kubemanager process as the stack
 	// did (a restart's measure starts it again).
-	start func(name string) (*exec.Cmd, error)
+	// start runs a component's process; args are added to (and win over)
+	// its usual flags.
+	start func(name string, args ...string) (*exec.Cmd, error)
 	// agentOptions starts a node's agent.
 	agentOptions nodes.AgentOptions
 }
@@ -98,8 +100,8 @@ func startStack(e *testenv.Env) (*kontrailStack, error) {
 		}
 	}
 	env := map[string][]string{"kubemanager": {"KUBEMANAGER_CLUSTER_NAME=bench", "KUBEMANAGER_SERVICE_V4_SUBNET=10.0.0.0/24"}}
-	s.start = func(name string) (*exec.Cmd, error) {
-		cmd := exec.Command(bins[name], "--kubeconfig", kubeconfigs[name], "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	s.start = func(name string, args ...string) (*exec.Cmd, error) {
+		cmd := exec.Command(bins[name], append([]string{"--kubeconfig", kubeconfigs[name], "--metrics-bind-address", "0", "--health-probe-bind-address", "0"}, args...)...)
 		cmd.Env = append(os.Environ(), env[name]...)
 		// Appended: a restarted process's log follows its predecessor's.
 		log, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +28,8 @@ const restartLimit = 5 * time.Minute
 //     rebuild plus one pod's allocation;
 //   - kubemanager-restart-s: the same for kubemanager: a new pod's
 //     network-status, without waiting for its full resync of the pods;
+//   - controller-standby-ready-s and controller-leader-start-s: the
+//     controller's lease handed over as a rollout does (measureRollout);
 //   - agent-restart-s: an agent killed (SIGKILL, as a crash) and started
 //     again, to a successful CNI ADD on its node of a pod whose network
 //     is allocated.
@@ -64,6 +68,8 @@ func measureRestarts(b *testing.B, s *kontrailStack) (namespaces []string) {
 		b.Logf("%s restarted at %s; its log's milestones since:\n%s", name, start.UTC().Format(time.RFC3339), s.milestones(name, start))
 	}
 
+	namespaces = append(namespaces, measureRollout(b, s))
+
 	// The agent: a pod allocated beforehand, so that the ADD waits for
 	// the agent alone.
 	namespace := newNamespace(b, c, "agent-restart")
@@ -98,6 +104,59 @@ func measureRestarts(b *testing.B, s *kontrailStack) (namespaces []string) {
 	return namespaces
 }
 
+// measureRollout hands the controller's lease over as a Deployment's
+// rollout does (maxUnavailable 0): a new replica starts beside the
+// leader, is ready once its caches are synced (its /readyz), then the
+// leader ends by SIGTERM and releases the lease. It reports
+// controller-leader-start-s, from that SIGTERM to a new pod's
+// network-status: the new leader's lease, its rebuild of every
+// allocation from the apiserver (State.Load), and the pod's allocation.
+func measureRollout(b *testing.B, s *kontrailStack) string {
+	b.Helper()
+	c := s.env.Client
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	probe := l.Addr().String()
+	_ = l.Close()
+	started := time.Now()
+	next, err := s.start("controller", "--health-probe-bind-address", probe)
+	if err != nil {
+		b.Fatalf("start a second controller: %v", err)
+	}
+	for {
+		resp, err := http.Get("http://" + probe + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Since(started) > restartLimit {
+			b.Fatalf("the second controller was not ready within %s: %v\n%s", restartLimit, err, s.log("controller"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.ReportMetric(time.Since(started).Seconds(), "controller-standby-ready-s")
+	namespace := newNamespace(b, c, "controller-rollout")
+	start := time.Now()
+	if err := stop(s.controller); err != nil {
+		b.Fatalf("stop the leading controller: %v", err)
+	}
+	s.controller = next
+	pod := benchPod(namespace, "probe", s.nodes[0].Name)
+	if err := c.Create(context.Background(), pod); err != nil {
+		b.Fatal(err)
+	}
+	if err := untilNetworkStatus(s.env.Config, namespace, 1, restartLimit); err != nil {
+		b.Fatalf("a new pod's network after the controller's rollout: %v\n%s", err, s.log("controller"))
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "controller-leader-start-s")
+	b.Logf("controller rollout: the leader ended at %s; the new leader's milestones since:\n%s", start.UTC().Format(time.RFC3339), s.milestones("controller", start))
+	return namespace
+}
+
 // stop ends a component's process with SIGTERM and waits.
 func stop(cmd *exec.Cmd) error {
 	if cmd == nil || cmd.Process == nil {
@@ -126,11 +185,11 @@ func lastBytes(s string, n int) string {
 }
 
 // restartMilestones are the log messages that mark a restarted
-// component's way to its first reconcile: the lease (with leader
-// election), the last of its controllers' workers started (its caches
-// synced), the controller's rebuild of its allocations (with each part's
-// seconds).
-var restartMilestones = []string{"successfully acquired lease", "Starting workers", "Rebuilt allocations"}
+// component's way to its first reconcile: its start, its caches synced
+// (the lease is asked for after them), the lease, the last of its
+// controllers' workers started, the controller's rebuild of its
+// allocations (with each part's seconds).
+var restartMilestones = []string{"Starting manager", "Attempting to acquire leader lease", "Successfully acquired lease", "Starting workers", "Rebuilt allocations"}
 
 // milestones are, of name's log since start (a restarted process's log
 // follows its predecessor's), the last line with each of

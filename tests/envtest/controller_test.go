@@ -1,7 +1,9 @@
 package envtest
 
 import (
+	"context"
 	"fmt"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
@@ -18,10 +20,12 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kontrail/kontrail/api/core/v1alpha1"
 	"github.com/kontrail/kontrail/components/controller/controllers"
+	"github.com/kontrail/kontrail/pkg/component"
 )
 
 // The controller component against the real apiserver (with the apiserver
@@ -562,6 +566,20 @@ var _ = Describe("VirtualNetworkRouter", func() {
 })
 
 var _ = Describe("Controller replicas", func() {
+	It("are ready only once their caches have listed their objects, before any lease: a rollout hands the lease to a replica whose caches are filled", func() {
+		c, err := cache.New(cfg, cache.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = c.GetInformer(ctx, &corev1alpha1.InstanceIP{})
+		Expect(err).NotTo(HaveOccurred())
+		ready := component.CachesSynced(c)
+		req := httptest.NewRequest("GET", "/readyz", nil)
+		Expect(ready(req)).To(MatchError(ContainSubstring("the caches have not synced yet")), "ready before its caches started")
+		cacheCtx, cancel := context.WithCancel(ctx)
+		DeferCleanup(cancel)
+		go func() { _ = c.Start(cacheCtx) }()
+		Eventually(func() error { return ready(req) }).Should(Succeed())
+	})
+
 	It("elect one leader, and the next leader never hands out an address twice", func() {
 		stopController()
 		DeferCleanup(func() { stopController = startController() })
