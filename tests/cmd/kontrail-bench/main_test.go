@@ -13,7 +13,7 @@ import (
 const failingRun = `goos: linux
 BenchmarkCNIAddDel-2     	     100	  43000000 ns/op	        19.60 p50-add-ms	        24.40 p90-add-ms	        34.30 p99-add-ms	       100.0 samples
 BenchmarkPodBurst-2      	       1	133000000000 ns/op	         7.510 pods/s	       133.0 s/1000pods	        51.00 floor-pods/s	        21.00 writes/pod	         3.000 writes/pod:instanceips/status:PUT	         1.000 writes/pod:pods:PATCH
-BenchmarkPodScale-2      	       1	900000000000 ns/op	        11.10 pods/s	     10000 pods	       410.0 controller-peak-MiB	        12.50 controller-restart-s	         0.80 agent-restart-s
+BenchmarkPodScale-2      	       1	900000000000 ns/op	        11.10 pods/s	     10000 pods	       410.0 controller-peak-MiB	        12.50 controller-restart-s	         9.00 controller-standby-ready-s	         2.50 controller-leader-start-s	         0.80 agent-restart-s
 BenchmarkPodLatency-2    	       1	 15000000000 ns/op	      49362 p50-ms	      +Inf p99-ms	       300.0 pods	        12.00 failed-adds
 --- FAIL: BenchmarkThroughput/veth
     throughput_bench_test.go:88: iperf3 server: exit status 1
@@ -40,9 +40,10 @@ func TestFailuresKeepEveryRow(t *testing.T) {
 		"| plain veth pair between two namespaces (the limit) | **failed**: iperf3 server: exit status 1 |",
 		"| pod networking latency p99 ≤ 1,000 ms at 20 pods/s | > 60000 ≤ 1000 | **not met** |",
 		"| all | 21.0 (21.0–21.0) |\n| PUT instanceips/status | 3.00 (3.00–3.00) |\n| PATCH pods | 1.00 (1.00–1.00) |",
-		"| controller's leader start: SIGTERM, a new process, to a new pod's network-status (every allocation rebuilt first), s | – | 12.5 (12.5–12.5) |",
+		"| controller's cold start: SIGTERM, then a new process (its caches listed from nothing), to a new pod's network-status, s | – | 12.5 (12.5–12.5) |",
+		"| controller's leader start in that rollout: the leader's SIGTERM to a new pod's network-status (the lease, every allocation rebuilt from the apiserver, the pod's allocation), s | – | 2.50 (2.50–2.50) |",
 		"| controller peak RSS < 1,024 MiB at 10,000 pods | 410 ≤ 1024 | met |",
-		"| controller's leader start < 10 s at 10,000 pods | 12.5 ≤ 10.0 | **not met** |",
+		"| controller's leader start < 10 s at 10,000 pods (rollout) | 2.50 ≤ 10.0 | met |",
 		"| Kontrail: until every pod has its network-status (controller and kubemanager at their defaults) | 7.51 (7.51–7.51) |",
 	} {
 		if !strings.Contains(table, want) {
